@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from report_lib.imagenet import class_index, class_name, decode_predictions, find_class
+
+
+def test_index_is_keras_index():
+    index = class_index()
+    assert len(index) == 1000
+    # Entries of Keras' imagenet_class_index.json, including its quirks.
+    assert index[0] == ("n01440764", "tench")
+    assert index[2] == ("n01484850", "great_white_shark")
+    assert index[22] == ("n01614925", "bald_eagle")
+    assert index[285] == ("n02124075", "Egyptian_cat")
+    assert index[413] == ("n02749479", "assault_rifle")
+    assert index[134][1] == index[517][1] == "crane"
+    assert index[638][1] == index[639][1] == "maillot"
+    assert index[859] == ("n04442312", "toaster")
+    assert index[999] == ("n15075141", "toilet_tissue")
+    wnids = [index[i][0] for i in range(1000)]
+    assert wnids == sorted(wnids) and len(set(wnids)) == 1000
+
+
+def test_class_name_and_errors():
+    assert class_name(652) == "military uniform"
+    with pytest.raises(ValueError, match="0 to 999"):
+        class_name(1000)
+
+
+def test_find_class():
+    assert find_class("toaster") == 859
+    assert find_class("Great White Shark") == 2
+    with pytest.raises(KeyError, match="several classes"):
+        find_class("shark")
+    with pytest.raises(KeyError, match="no ImageNet class"):
+        find_class("unicorn")
+
+
+def test_decode_ranks_classes():
+    probabilities = np.full((2, 1000), 1e-4)
+    probabilities[0, [285, 281, 1]] = [0.7, 0.2, 0.05]
+    probabilities[1, 967] = 0.9
+    decoded = decode_predictions(probabilities, top=3)
+    assert [p.index for p in decoded[0]] == [285, 281, 1]
+    assert decoded[0][0].name == "Egyptian_cat" and decoded[0][0].probability == pytest.approx(0.7)
+    assert decoded[1][0].wnid == "n07920052"
+
+
+def test_decode_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        decode_predictions(np.zeros(1000))
+    with pytest.raises(ValueError, match="shape"):
+        decode_predictions(np.zeros((1, 10)))
