@@ -1,0 +1,91 @@
+"""Single home of the project's settings: profiles, environment variables,
+paths and the repository address."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The public repository; the README badges and the Colab install cell are
+#: generated from this one value (``python -m report_lib.links``).
+REPO_SLUG = "vis-cnn-course/visualising-cnns"
+REPO_URL = f"https://github.com/{REPO_SLUG}"
+REPO_BRANCH = "main"
+
+PROFILE_ENV = "REPORT_PROFILE"
+MODEL_ENV = "REPORT_MODEL"
+OUTPUT_ENV = "REPORT_OUTPUT_DIR"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work each section does.
+
+    Attributes:
+        name: ``full`` (report quality) or ``quick`` (tests).
+        smoothgrad_samples: Noisy copies averaged by SmoothGrad.
+        scorecam_max_channels: Faster-Score-CAM limit on activation maps.
+    """
+
+    name: str
+    smoothgrad_samples: int
+    scorecam_max_channels: int
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile("full", smoothgrad_samples=50, scorecam_max_channels=128),
+    "quick": Profile("quick", smoothgrad_samples=4, scorecam_max_channels=8),
+}
+DEFAULT_PROFILE = "full"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Resolve a profile from its name, else ``$REPORT_PROFILE``, else ``full``.
+
+    Args:
+        name: ``"full"``, ``"quick"`` or ``None``.
+
+    Returns:
+        The profile.
+
+    Raises:
+        ValueError: Unknown profile name.
+    """
+    chosen = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    try:
+        return PROFILES[chosen]
+    except KeyError:
+        raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(PROFILES)}") from None
+
+
+def repo_root() -> Path | None:
+    """The checkout this package lives in, or ``None`` when installed elsewhere."""
+    candidate = Path(__file__).resolve().parent.parent
+    return candidate if (candidate / "pyproject.toml").exists() and (candidate / "notebooks").is_dir() else None
+
+
+def build_dir() -> Path:
+    """``build/`` of the checkout, or of the working folder (e.g. in Colab)."""
+    return (repo_root() or Path.cwd()) / "build"
+
+
+def figures_dir(section: str, output_dir: str | Path | None = None) -> Path:
+    """Folder where a section writes its figures (created if needed).
+
+    Args:
+        section: Notebook stem, e.g. ``"03_attention"``.
+        output_dir: Explicit folder; else ``$REPORT_OUTPUT_DIR/<section>``,
+            else ``build/figures/<section>``.
+
+    Returns:
+        The folder.
+    """
+    if output_dir:
+        folder = Path(output_dir)
+    elif os.environ.get(OUTPUT_ENV):
+        folder = Path(os.environ[OUTPUT_ENV]) / section
+    else:
+        folder = build_dir() / "figures" / section
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,33 @@
+import pytest
+
+from report_lib.config import PROFILES, figures_dir, get_profile, repo_root
+
+
+def test_profiles_are_ordered_by_cost():
+    assert PROFILES["quick"].smoothgrad_samples < PROFILES["full"].smoothgrad_samples
+    assert PROFILES["quick"].scorecam_max_channels < PROFILES["full"].scorecam_max_channels
+
+
+def test_profile_from_argument_env_and_default(monkeypatch):
+    monkeypatch.delenv("REPORT_PROFILE", raising=False)
+    assert get_profile().name == "full"
+    monkeypatch.setenv("REPORT_PROFILE", "quick")
+    assert get_profile().name == "quick"
+    assert get_profile("full").name == "full"
+
+
+def test_unknown_profile(monkeypatch):
+    with pytest.raises(ValueError, match="choose one of \\['full', 'quick'\\]"):
+        get_profile("fast")
+
+
+def test_figures_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPORT_OUTPUT_DIR", raising=False)
+    assert figures_dir("x", tmp_path / "a") == tmp_path / "a"
+    monkeypatch.setenv("REPORT_OUTPUT_DIR", str(tmp_path / "b"))
+    assert figures_dir("03_attention") == tmp_path / "b" / "03_attention"
+    assert (tmp_path / "b" / "03_attention").is_dir()
+
+
+def test_repo_root_is_this_checkout():
+    assert (repo_root() / "notebooks").is_dir()
