@@ -1,0 +1,46 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from report_lib.imagenet import decode_predictions
+from report_lib.plotting import clip_maps, figure_to_jpeg, overlay, plot_maps, plot_top5, save_fig
+
+IMAGES = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3), dtype=np.uint8)
+
+
+def test_overlay_blends_and_checks_shapes():
+    blended = overlay(IMAGES[0], np.ones((16, 16)), alpha=0.5, cmap="gray")
+    np.testing.assert_allclose(blended, 0.5 * IMAGES[0] / 255 + 0.5, atol=1e-6)
+    with pytest.raises(ValueError, match="does not match"):
+        overlay(IMAGES[0], np.ones((8, 8)))
+
+
+def test_clip_maps():
+    maps = np.tile(np.linspace(0, 1, 100), (2, 1))[:, None, :]
+    clipped = clip_maps(maps, 50)
+    assert clipped.max() == 1.0
+    assert np.isclose(clipped[0, 0, 25], 0.25 / 0.5, atol=0.02)
+    with pytest.raises(ValueError):
+        clip_maps(maps, 0)
+
+
+def test_top5_figure_has_one_chart_per_image(tmp_path):
+    probabilities = np.random.default_rng(1).dirichlet(np.ones(1000), size=3)
+    fig = plot_top5(IMAGES, decode_predictions(probabilities), ["a", "b", "c"], columns=2)
+    charts = [axis for axis in fig.axes if axis.patches]
+    assert len(charts) == 3 and all(len(axis.patches) == 5 for axis in charts)
+    path = save_fig(fig, "top5", tmp_path / "figs")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_map_grid_shapes_and_jpeg():
+    maps = {"A": np.random.default_rng(2).random((3, 16, 16)), "coarse": np.random.default_rng(3).random((3, 4, 4))}
+    fig = plot_maps(IMAGES, maps, ["x", "y", "z"], clip_percentile=99)
+    assert len(fig.axes) == 3 * 3
+    assert fig.axes[1].get_title() == "A"
+    # The coarse map is shown alone, at its own 4 x 4 resolution.
+    assert fig.axes[2].images[0].get_array().shape == (4, 4)
+    assert figure_to_jpeg(fig)[:3] == b"\xff\xd8\xff"
