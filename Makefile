@@ -1,0 +1,67 @@
+# Two commands do everything on a fresh machine:
+#   make report   build the environment, run every notebook, render build/report/index.html
+#   make test     build the environment, run the unit tests and the notebook checks
+# Settings: PROFILE=full|quick, MODEL=auto|vgg16|efficientnet_lite0, PYTHON=python3
+
+PYTHON ?= python3
+PROFILE ?= full
+MODEL ?= auto
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+EXECUTED := $(patsubst notebooks/%.ipynb,build/executed/%.ipynb,$(NOTEBOOKS))
+LIB := $(wildcard report_lib/*.py)
+
+# The venv's own kernelspec, whatever other Jupyter kernels the user has.
+export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: env report test unit-tests notebook-tests notebooks links clean
+.DELETE_ON_ERROR:
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[cpu,dev]'
+	touch $@
+
+report: build/report/index.html
+
+# Each notebook is executed into build/executed/; a failed run leaves no file.
+build/executed/%.ipynb: notebooks/%.ipynb $(LIB) $(STAMP)
+	@mkdir -p $(@D)
+	@echo "== running $< (profile $(PROFILE), model $(MODEL))"
+	REPORT_PROFILE=$(PROFILE) $(BIN)/papermill --no-progress-bar -k python3 --cwd notebooks \
+		-p model_name $(MODEL) $< $@
+
+build/report/index.html: $(EXECUTED)
+	$(BIN)/python -m report_lib.report --executed build/executed --out build/report
+
+test: unit-tests notebook-tests
+
+unit-tests: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+# Notebooks under nbval in the quick profile, with the embedded model so the
+# checked outputs do not depend on whether VGG16 is available.
+notebook-tests: $(STAMP)
+	REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=build/nbval \
+		$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+# Refresh the outputs committed with the notebooks: a full run, embedded model.
+notebooks: $(STAMP)
+	for notebook in $(NOTEBOOKS); do \
+		REPORT_PROFILE=full REPORT_MODEL=efficientnet_lite0 $(BIN)/jupyter nbconvert --to notebook \
+			--execute --inplace --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
+			--NotebookExporter.preprocessors=report_lib.report.StripStderr $$notebook || exit 1; \
+	done
+
+# Regenerate the README's notebook table and the Colab install cells from report_lib/config.py.
+links: $(STAMP)
+	$(BIN)/python -m report_lib.links
+
+clean:
+	rm -rf build

@@ -1,0 +1,118 @@
+"""What every section notebook does first: resolve its parameters, seed the
+random sources, load the model, say loudly which model runs, and record the
+run so that the HTML report can show it."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import keras
+
+from report_lib.config import Profile, figures_dir, get_profile
+from report_lib.models import ModelBundle, load_model
+from report_lib.plotting import figure_to_jpeg, save_fig
+
+RUN_FILE = "run.json"
+_VERSIONED_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tf-keras-vis", "numpy", "matplotlib", "scikit-image")
+
+
+@dataclass
+class SectionRun:
+    """A section's resolved settings and model."""
+
+    section: str
+    bundle: ModelBundle
+    profile: Profile
+    seed: int
+    output_dir: Path
+    started: float
+    figures: list[str] = field(default_factory=list)
+
+    def show_figure(self, fig, name: str) -> None:
+        """Save a figure as ``<output_dir>/<name>.png``, show it inline (as a
+        light JPEG) and close it.
+
+        Args:
+            fig: Matplotlib figure.
+            name: File stem; the path is recorded in ``run.json``.
+        """
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        path = save_fig(fig, name, self.output_dir)
+        display(Image(data=figure_to_jpeg(fig), format="jpeg"))
+        plt.close(fig)
+        self.figures.append(path.name)
+
+    def record(self, **extra) -> Path:
+        """Write ``run.json`` (model, why, profile, seed, versions, time) to the output folder."""
+        info = {
+            "section": self.section,
+            "model": self.bundle.name,
+            "model_choice": self.bundle.choice,
+            "profile": asdict(self.profile),
+            "seed": self.seed,
+            "seconds": round(time.time() - self.started, 1),
+            "python": sys.version.split()[0],
+            "machine": f"{platform.system()} {platform.machine()}, {platform.processor() or 'unknown cpu'}",
+            "packages": package_versions(),
+            "figures": self.figures,
+            **extra,
+        }
+        path = self.output_dir / RUN_FILE
+        path.write_text(json.dumps(info, indent=2))
+        return path
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages the results depend on."""
+    versions = {}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def banner(bundle: ModelBundle, profile: Profile, seed: int) -> str:
+    """The loud, boxed line that says which model runs and why."""
+    line = f"MODEL: {bundle.name}   PROFILE: {profile.name}   SEED: {seed}"
+    why = f"why: {bundle.choice}"
+    width = max(len(line), len(why)) + 4
+    return "\n".join(["=" * width, f"  {line}", f"  {why}", "=" * width])
+
+
+def start_section(
+    section: str,
+    model_name: str = "auto",
+    profile: str | None = None,
+    seed: int = 0,
+    output_dir: str | Path | None = None,
+) -> SectionRun:
+    """Set up a section notebook.
+
+    Args:
+        section: Notebook stem, e.g. ``"03_attention"``.
+        model_name: ``auto``, ``vgg16`` or ``efficientnet_lite0``.
+        profile: ``full``, ``quick`` or ``None`` (``$REPORT_PROFILE``, else full).
+        seed: Seed for Python, NumPy and TensorFlow.
+        output_dir: Where figures go; ``build/figures/<section>`` by default.
+
+    Returns:
+        The run, after printing the model banner and writing ``run.json``.
+    """
+    started = time.time()
+    keras.utils.set_random_seed(seed)
+    resolved_profile = get_profile(profile)
+    bundle = load_model(model_name)
+    run = SectionRun(section, bundle, resolved_profile, seed, figures_dir(section, output_dir), started)
+    print(banner(bundle, resolved_profile, seed))
+    run.record()
+    return run

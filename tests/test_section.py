@@ -1,0 +1,34 @@
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+import report_lib.section as section
+from report_lib.section import banner, package_versions, start_section
+
+
+def test_start_section_announces_and_records(monkeypatch, tmp_path, capsys, tiny_bundle):
+    tiny_bundle.choice = "auto fell back to the embedded model: test"
+    monkeypatch.setattr(section, "load_model", lambda name: tiny_bundle)
+    run = start_section("99_demo", "auto", "quick", seed=3, output_dir=tmp_path)
+    printed = capsys.readouterr().out
+    assert "MODEL: tiny_cnn" in printed and "PROFILE: quick" in printed and "fell back" in printed
+    fig = plt.figure()
+    run.show_figure(fig, "empty")
+    assert (tmp_path / "empty.png").exists()
+    info = json.loads(run.record().read_text())
+    assert info["model"] == "tiny_cnn" and info["seed"] == 3 and info["profile"]["name"] == "quick"
+    assert info["figures"] == ["empty.png"]
+
+
+def test_banner_is_boxed(tiny_bundle):
+    from report_lib.config import get_profile
+
+    lines = banner(tiny_bundle, get_profile("full"), 0).splitlines()
+    assert lines[0] == lines[-1] and set(lines[0]) == {"="}
+
+
+def test_versions_include_keras():
+    assert "keras" in package_versions()
