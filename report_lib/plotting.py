@@ -93,7 +93,9 @@ def _bar_chart(axis: plt.Axes, predictions: Sequence[Prediction], highlight: int
     axis.set_xlim(0, 1)
     axis.set_xlabel("probability")
     for position, value in enumerate(values):
-        axis.text(min(value + 0.02, 0.8), position, f"{value:.2f}", va="center", fontsize=8)
+        inside = value > 0.8  # no room to the right: write it on the bar
+        axis.text(value - 0.02 if inside else value + 0.02, position, f"{value:.2f}", va="center", fontsize=8,
+                  ha="right" if inside else "left", color="white" if inside else "black")
     axis.tick_params(axis="y", labelsize=8)
 
 

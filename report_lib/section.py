@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -19,6 +20,7 @@ from report_lib.models import ModelBundle, load_model
 from report_lib.plotting import figure_to_jpeg, save_fig
 
 RUN_FILE = "run.json"
+BANNER_WIDTH = 78
 _VERSIONED_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tf-keras-vis", "numpy", "matplotlib", "scikit-image")
 
 
@@ -84,9 +86,9 @@ def package_versions() -> dict[str, str]:
 def banner(bundle: ModelBundle, profile: Profile, seed: int) -> str:
     """The loud, boxed line that says which model runs and why."""
     line = f"MODEL: {bundle.name}   PROFILE: {profile.name}   SEED: {seed}"
-    why = f"why: {bundle.choice}"
-    width = max(len(line), len(why)) + 4
-    return "\n".join(["=" * width, f"  {line}", f"  {why}", "=" * width])
+    why = textwrap.wrap(f"why: {bundle.choice}", width=BANNER_WIDTH - 4, subsequent_indent="     ")
+    rule = "=" * BANNER_WIDTH
+    return "\n".join([rule, f"  {line}", *(f"  {text}" for text in why), rule])
 
 
 def start_section(

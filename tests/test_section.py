@@ -26,8 +26,10 @@ def test_start_section_announces_and_records(monkeypatch, tmp_path, capsys, tiny
 def test_banner_is_boxed(tiny_bundle):
     from report_lib.config import get_profile
 
+    tiny_bundle.choice = "auto fell back to the embedded model: " + "a long reason " * 20
     lines = banner(tiny_bundle, get_profile("full"), 0).splitlines()
     assert lines[0] == lines[-1] and set(lines[0]) == {"="}
+    assert len(lines) > 4 and all(len(line) <= len(lines[0]) for line in lines)
 
 
 def test_versions_include_keras():
