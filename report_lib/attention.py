@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from report_lib.models import ModelBundle
+from report_lib.models import ModelBundle, linear_head_model
 
 _EPSILON = 1e-7
 
@@ -54,27 +53,6 @@ def _pick(logits: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
 
 def _upsample(maps: tf.Tensor, size: int) -> tf.Tensor:
     return tf.image.resize(maps[..., None], (size, size), method="bilinear")[..., 0]
-
-
-def linear_head_model(bundle: ModelBundle, feature_layers: Sequence[str] = ()) -> keras.Model:
-    """A model returning the given layers' outputs and the class logits.
-
-    The softmax is replaced by a linear copy of the classifier (tf-keras-vis'
-    ``ReplaceToLinear``) so that gradients do not saturate.
-
-    Args:
-        bundle: The model to explain.
-        feature_layers: Names of layers whose outputs come first.
-
-    Returns:
-        A functional model on the bundle's (preprocessed) input.
-    """
-    classifier = bundle.model.layers[-1]
-    head = keras.layers.Dense(classifier.units, activation=None, name="linear_logits")
-    logits = head(classifier.input)
-    head.set_weights(classifier.get_weights())
-    outputs = [bundle.layer(name).output for name in feature_layers]
-    return keras.Model(bundle.model.inputs, [*outputs, logits])
 
 
 class Explainer:

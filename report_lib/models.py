@@ -76,6 +76,27 @@ class ModelBundle:
             ) from None
 
 
+def linear_head_model(bundle: ModelBundle, feature_layers: Sequence[str] = ()) -> keras.Model:
+    """A model returning the given layers' outputs and the class logits.
+
+    The softmax is replaced by a linear copy of the classifier (tf-keras-vis'
+    ``ReplaceToLinear``) so that gradients do not saturate.
+
+    Args:
+        bundle: The model to explain.
+        feature_layers: Names of layers whose outputs come first.
+
+    Returns:
+        A functional model on the bundle's (preprocessed) input.
+    """
+    classifier = bundle.model.layers[-1]
+    head = keras.layers.Dense(classifier.units, activation=None, name="linear_logits")
+    logits = head(classifier.input)
+    head.set_weights(classifier.get_weights())
+    outputs = [bundle.layer(name).output for name in feature_layers]
+    return keras.Model(bundle.model.inputs, [*outputs, logits])
+
+
 def caffe_preprocess(images: tf.Tensor) -> tf.Tensor:
     """VGG16's preprocessing: RGB to BGR, minus the ImageNet channel means."""
     return images[..., ::-1] - tf.constant([103.939, 116.779, 123.68], dtype=images.dtype)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from report_lib.attention import METHODS, Explainer, linear_head_model, normalize_maps
+from report_lib.attention import METHODS, Explainer, normalize_maps
+from report_lib.models import linear_head_model
 
 
 def _peak_in_box(heatmap: np.ndarray, box: np.ndarray, margin: int = 2) -> bool:
