@@ -3,9 +3,7 @@ object position is known, and the embedded ImageNet model."""
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import report_lib  # noqa: F401  (sets TensorFlow's environment before it starts)
 
 import keras
 import numpy as np
