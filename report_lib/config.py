@@ -26,16 +26,40 @@ class Profile:
         name: ``full`` (report quality) or ``quick`` (tests).
         smoothgrad_samples: Noisy copies averaged by SmoothGrad.
         scorecam_max_channels: Faster-Score-CAM limit on activation maps.
+        lucid_steps: Optimization steps of the Lucid feature-visualization recipe.
+        tf_keras_vis_steps: Steps of the tf-keras-vis recipe (and the animations).
+        images_per_class: Feature visualizations per class, one seed each.
+        filters_per_layer: Filters drawn from each deeper conv layer.
+        first_layer_filters: Filters shown for each of the first two conv layers.
+        animation_frames: Frames per animation (spaced densely early, where the image changes fast).
+        example_crops: Augmented crops added to the images for dataset examples.
     """
 
     name: str
     smoothgrad_samples: int
     scorecam_max_channels: int
+    lucid_steps: int
+    tf_keras_vis_steps: int
+    images_per_class: int
+    filters_per_layer: int
+    first_layer_filters: int
+    animation_frames: int
+    example_crops: int
+
+    def steps(self, recipe: str) -> int:
+        """Optimization steps for a feature-visualization recipe."""
+        return {"lucid": self.lucid_steps, "tf-keras-vis": self.tf_keras_vis_steps}[recipe]
 
 
 PROFILES: dict[str, Profile] = {
-    "full": Profile("full", smoothgrad_samples=50, scorecam_max_channels=128),
-    "quick": Profile("quick", smoothgrad_samples=4, scorecam_max_channels=8),
+    "full": Profile(
+        "full", smoothgrad_samples=50, scorecam_max_channels=128, lucid_steps=512, tf_keras_vis_steps=200,
+        images_per_class=3, filters_per_layer=16, first_layer_filters=64, animation_frames=30, example_crops=96,
+    ),
+    "quick": Profile(
+        "quick", smoothgrad_samples=4, scorecam_max_channels=8, lucid_steps=6, tf_keras_vis_steps=6,
+        images_per_class=1, filters_per_layer=4, first_layer_filters=8, animation_frames=3, example_crops=4,
+    ),
 }
 DEFAULT_PROFILE = "full"
 

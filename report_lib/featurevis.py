@@ -24,7 +24,7 @@ at 224 px.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import keras
@@ -406,6 +406,48 @@ def visualize(
     return Visualization(final, scores, history, snapshots, objectives, recipe, seed, [o.label for o in objectives])
 
 
-def with_steps(recipe: str | Recipe, steps: int) -> Recipe:
-    """A copy of a recipe with another default number of steps."""
-    return replace(get_recipe(recipe), steps=steps)
+def visualize_recipes(
+    bundle: ModelBundle,
+    objectives: Sequence[Objective],
+    steps: dict[str, int],
+    *,
+    size: int | None = None,
+    seed: int = 0,
+    snapshot_steps: Sequence[int] = (),
+) -> dict[str, Visualization]:
+    """Run the same objectives with several recipes (same seed), for comparison.
+
+    Args:
+        bundle: The model.
+        objectives: One image each.
+        steps: Recipe name -> steps (e.g. ``{r: profile.steps(r) for r in RECIPES}``).
+        size: Canvas side; see :func:`visualize`.
+        seed: Seed shared by the recipes.
+        snapshot_steps: Steps at which to keep copies (each recipe).
+
+    Returns:
+        Recipe name -> result, in the order of ``steps``.
+    """
+    return {
+        name: visualize(bundle, objectives, name, steps=count, size=size, seed=seed, snapshot_steps=snapshot_steps)
+        for name, count in steps.items()
+    }
+
+
+def strip_steps(total: int, count: int = 5) -> list[int]:
+    """Evenly spaced steps from 1 to ``total`` (1, 50, 100, 150, 200 for 200 steps)."""
+    spaced = np.linspace(0, total, count).round().astype(int)
+    return sorted({max(1, int(step)) for step in spaced})
+
+
+def animation_steps(total: int, frames: int) -> list[int]:
+    """About ``frames`` steps from 1 to ``total``, geometrically spaced: an image
+    changes most in the first steps, so those get the most frames."""
+    spaced = np.geomspace(1, total, max(frames, 2)).round().astype(int)
+    return sorted(set(int(step) for step in spaced) | {total})
+
+
+def draw_channels(width: int, count: int, seed: int) -> list[int]:
+    """A seeded draw of ``count`` distinct channels out of ``width``, sorted."""
+    rng = np.random.default_rng(seed)
+    return sorted(int(c) for c in rng.choice(width, size=min(count, width), replace=False))

@@ -240,6 +240,64 @@ def load_images(sources: list[ImageSource], size: int | tuple[int, int] = 224, *
     return np.stack([load_image(source, size, **kwargs) for source in sources])
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def expand_sources(sources: ImageSource | list[ImageSource]) -> list[ImageSource]:
+    """Replace every folder among the sources by the image files in it (sorted).
+
+    Args:
+        sources: One source or a list (sample names, files, folders, URLs, arrays).
+
+    Returns:
+        A flat list of sources.
+    """
+    items = sources if isinstance(sources, list) else [sources]
+    expanded: list[ImageSource] = []
+    for item in items:
+        if isinstance(item, (str, Path)) and not (isinstance(item, str) and item in SAMPLES) and Path(item).is_dir():
+            files = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ImageLoadError(f"the folder {item} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+            expanded.extend(files)
+        else:
+            expanded.append(item)
+    return expanded
+
+
+def augmented_crops(
+    sources: list[ImageSource], count: int, size: int = 224, seed: int = 0, min_fraction: float = 0.3
+) -> np.ndarray:
+    """Random square crops, some mirrored, of full-resolution images.
+
+    A handful of photographs becomes a small data set: each crop shows part of
+    an image at another position and scale.
+
+    Args:
+        sources: Images to crop (anything ``load_rgb`` accepts).
+        count: Number of crops.
+        size: Side of the returned crops.
+        seed: Seeds the choice of image, position, scale and mirroring.
+        min_fraction: Smallest crop side, as a fraction of the image's shorter side.
+
+    Returns:
+        ``(count, size, size, 3)`` uint8.
+    """
+    if count < 0 or not 0 < min_fraction <= 1:
+        raise ValueError("count must be >= 0 and min_fraction in (0, 1]")
+    originals = [load_rgb(source) for source in sources]
+    rng = np.random.default_rng(seed)
+    crops = np.zeros((count, size, size, 3), np.uint8)
+    for index in range(count):
+        image = originals[rng.integers(len(originals))]
+        height, width = image.shape[:2]
+        side = int(min(height, width) * rng.uniform(min_fraction, 1.0))
+        top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+        crop = resize_rgb(image[top : top + side, left : left + side], size)
+        crops[index] = crop[:, ::-1] if rng.random() < 0.5 else crop
+    return crops
+
+
 def image_label(source: ImageSource) -> str:
     """A short label for an image source, for titles and file names."""
     if isinstance(source, str) and source in SAMPLES:

@@ -130,3 +130,28 @@ def weight_matrices(bundle: ModelBundle, objectives: Sequence[Objective]) -> dic
                 )
             matrices[term.layer][row, term.index] += term.weight
     return matrices
+
+
+def units_feeding_class(bundle: ModelBundle, layer: str, class_id: int, count: int) -> list[int]:
+    """The units of a hidden dense layer that push a class logit up the most.
+
+    Multiplies the kernels of the dense layers between ``layer`` and the
+    classifier (biases and ReLUs left out: a first-order estimate) and ranks
+    the units by their weight on the class logit.
+
+    Args:
+        bundle: The model.
+        layer: A dense layer before the classifier (e.g. VGG16's ``fc2``).
+        class_id: The class.
+        count: How many units.
+
+    Returns:
+        Unit indices, strongest first.
+    """
+    dense = bundle.dense_layers
+    if layer not in dense[:-1]:
+        raise ValueError(f"{layer!r} is not a hidden dense layer; hidden dense layers: {dense[:-1]}")
+    effective = bundle.layer(dense[-1]).get_weights()[0][:, class_id]
+    for name in reversed(dense[dense.index(layer) + 1 : -1]):
+        effective = bundle.layer(name).get_weights()[0] @ effective
+    return [int(i) for i in np.argsort(-effective, kind="stable")[:count]]

@@ -175,3 +175,168 @@ def plot_maps(
         axis.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def plot_image_grid(
+    images: np.ndarray, titles: Sequence[str] | None = None, columns: int = 8, cell: float = 1.25,
+    title: str | None = None,
+) -> matplotlib.figure.Figure:
+    """Images in a grid, optionally titled (e.g. the filters of a layer).
+
+    Args:
+        images: ``(n, H, W, 3)`` uint8.
+        titles: One short title per image.
+        columns: Images per row.
+        cell: Size of each image, in inches.
+        title: Title of the whole figure.
+
+    Returns:
+        The figure.
+    """
+    count = len(images)
+    columns = min(columns, count)
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(cell * columns, cell * rows + (0.4 if title else 0)), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for index, image in enumerate(images):
+        axis = axes.flat[index]
+        axis.imshow(image)
+        if titles is not None:
+            axis.set_title(titles[index], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_examples(
+    visualizations: np.ndarray, patches: np.ndarray, row_titles: Sequence[str], cell: float = 1.3,
+    title: str | None = None,
+) -> matplotlib.figure.Figure:
+    """Each filter's feature visualization beside the real patches that excite it most.
+
+    Args:
+        visualizations: ``(channels, H, W, 3)`` uint8.
+        patches: ``(channels, top_k, p, p, 3)`` uint8.
+        row_titles: One short label per channel.
+        cell: Size of each image, in inches.
+        title: Title of the whole figure (e.g. the layer).
+
+    Returns:
+        The figure.
+    """
+    rows, top_k = patches.shape[:2]
+    fig, axes = plt.subplots(rows, top_k + 1, figsize=(cell * (top_k + 1), cell * rows), squeeze=False)
+    for row in range(rows):
+        axes[row, 0].imshow(visualizations[row])
+        axes[row, 0].set_ylabel(row_titles[row], fontsize=7)
+        for column in range(top_k):
+            axes[row, column + 1].imshow(patches[row, column])
+    axes[0, 0].set_title("optimized", fontsize=8)
+    for column in range(top_k):
+        axes[0, column + 1].set_title(f"example {column + 1}", fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_snapshots(
+    snapshots: Mapping[int, np.ndarray], row_titles: Sequence[str], cell: float = 1.6, title: str | None = None
+) -> matplotlib.figure.Figure:
+    """A strip per image: its state after each recorded step.
+
+    Args:
+        snapshots: Step -> ``(n, H, W, 3)`` uint8 images.
+        row_titles: One label per image.
+        cell: Size of each image, in inches.
+        title: Title of the whole figure.
+
+    Returns:
+        The figure.
+    """
+    steps = sorted(snapshots)
+    rows = len(row_titles)
+    fig, axes = plt.subplots(rows, len(steps), figsize=(cell * len(steps), cell * rows + 0.3), squeeze=False)
+    for column, step in enumerate(steps):
+        for row in range(rows):
+            axes[row, column].imshow(snapshots[step][row])
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+        axes[0, column].set_title(f"step {step}", fontsize=9)
+    for row, label in enumerate(row_titles):
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def animation_gif(frames: Sequence[np.ndarray], frame_ms: int = 80, last_frame_ms: int = 1500) -> bytes:
+    """Encode frames as a looping GIF that pauses on the last frame.
+
+    Args:
+        frames: ``(H, W, 3)`` uint8 images, all of one size.
+        frame_ms: Duration of each frame.
+        last_frame_ms: Duration of the final frame.
+
+    Returns:
+        The GIF file's bytes.
+    """
+    import io
+
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("an animation needs at least one frame")
+    pictures = [Image.fromarray(np.asarray(frame, np.uint8)) for frame in frames]
+    durations = [frame_ms] * (len(pictures) - 1) + [last_frame_ms]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0, optimize=True)
+    return buffer.getvalue()
+
+
+def side_by_side(images: np.ndarray, gap: int = 4) -> np.ndarray:
+    """Concatenate ``(n, H, W, 3)`` images horizontally with white gaps, as one frame."""
+    white = np.full((images.shape[1], gap, 3), 255, np.uint8)
+    parts = []
+    for index, image in enumerate(images):
+        if index:
+            parts.append(white)
+        parts.append(image)
+    return np.concatenate(parts, axis=1)
+
+
+def plot_recipe_comparison(
+    results: Mapping[str, "Visualization"], columns: int = 8, cell: float = 1.1, titles: Sequence[str] | None = None
+) -> matplotlib.figure.Figure:
+    """The same objectives optimized by each recipe, one panel per recipe, side by side.
+
+    Args:
+        results: Recipe name -> ``featurevis.Visualization``.
+        columns: Images per row within a panel.
+        cell: Size of each image, in inches.
+        titles: One title per image (the objectives' labels by default).
+
+    Returns:
+        The figure.
+    """
+    panels = list(results.items())
+    count = len(panels[0][1].images)
+    columns = min(columns, count)
+    rows = int(np.ceil(count / columns))
+    fig = plt.figure(figsize=(cell * columns * len(panels) + 0.3 * (len(panels) - 1), cell * rows + 0.5), layout="constrained")
+    for subfigure, (name, result) in zip(fig.subfigures(1, len(panels), wspace=0.02), panels):
+        axes = subfigure.subplots(rows, columns, squeeze=False)
+        labels = titles or result.labels
+        for index, axis in enumerate(axes.flat):
+            axis.axis("off")
+            if index < count:
+                axis.imshow(result.images[index])
+                axis.set_title(labels[index], fontsize=6)
+        subfigure.suptitle(f"{name} recipe", fontsize=10)
+    return fig

@@ -5,6 +5,7 @@ run so that the HTML report can show it."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import textwrap
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import keras
 
-from report_lib.config import Profile, figures_dir, get_profile
+from report_lib.config import Profile, build_dir, figures_dir, get_profile
 from report_lib.models import ModelBundle, load_model
 from report_lib.plotting import figure_to_jpeg, save_fig
 
@@ -51,6 +52,35 @@ class SectionRun:
         display(Image(data=figure_to_jpeg(fig), format="jpeg"))
         plt.close(fig)
         self.figures.append(path.name)
+
+    def show_animation(self, gif: bytes, name: str, width: int | None = None) -> None:
+        """Save a GIF as ``<output_dir>/<name>.gif`` and show it playing inline.
+
+        It is embedded as an HTML image, which notebooks, nbconvert's HTML
+        report and GitHub all play.
+
+        Args:
+            gif: The GIF's bytes (``plotting.animation_gif``).
+            name: File stem.
+            width: Display width in pixels; natural size when ``None``.
+        """
+        import base64
+
+        from IPython.display import display
+
+        path = self.output_dir / f"{name}.gif"
+        path.write_bytes(gif)
+        size = f' width="{width}"' if width else ""
+        html = f'<img src="data:image/gif;base64,{base64.b64encode(gif).decode()}"{size} alt="{name}">'
+        display({"text/html": html, "text/plain": f"<animation {path.name}>"}, raw=True)
+        self.figures.append(path.name)
+
+    def finish(self) -> None:
+        """Record the run and say where its figures went and how long it took."""
+        path = self.record()
+        folder = os.path.relpath(self.output_dir, build_dir().parent)
+        count = f"{len(self.figures)} figure{'s' if len(self.figures) != 1 else ''}"
+        print(f"{count} saved to {folder} in {time.time() - self.started:.0f} s ({path.name} records the run)")
 
     def record(self, **extra) -> Path:
         """Write ``run.json`` (model, why, profile, seed, versions, time) to the output folder."""

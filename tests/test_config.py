@@ -3,9 +3,12 @@ import pytest
 from report_lib.config import PROFILES, figures_dir, get_profile, repo_root
 
 
-def test_profiles_are_ordered_by_cost():
-    assert PROFILES["quick"].smoothgrad_samples < PROFILES["full"].smoothgrad_samples
-    assert PROFILES["quick"].scorecam_max_channels < PROFILES["full"].scorecam_max_channels
+def test_quick_profile_does_less_of_everything():
+    quick, full = PROFILES["quick"], PROFILES["full"]
+    for field in ("smoothgrad_samples", "scorecam_max_channels", "lucid_steps", "tf_keras_vis_steps",
+                  "images_per_class", "filters_per_layer", "first_layer_filters", "example_crops"):
+        assert getattr(quick, field) < getattr(full, field), field
+    assert full.steps("lucid") == 512 and full.steps("tf-keras-vis") == 200
 
 
 def test_profile_from_argument_env_and_default(monkeypatch):

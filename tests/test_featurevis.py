@@ -106,3 +106,53 @@ def test_fourier_image_is_valid_rgb():
     image = FourierImage(2, 17, np.random.default_rng(0))()
     assert image.shape == (2, 17, 17, 3)
     assert float(tf.reduce_min(image)) >= 0 and float(tf.reduce_max(image)) <= 255
+
+
+def test_strip_steps_and_channel_draws():
+    from report_lib.featurevis import animation_steps, draw_channels, strip_steps
+
+    frames = animation_steps(200, 30)
+    assert frames[0] == 1 and frames[-1] == 200 and 20 <= len(frames) <= 30
+    assert frames[1] - frames[0] < frames[-1] - frames[-2]  # dense early, sparse late
+
+    assert strip_steps(200) == [1, 50, 100, 150, 200]
+    assert strip_steps(3) == [1, 2, 3]
+    drawn = draw_channels(512, 16, seed=0)
+    assert drawn == draw_channels(512, 16, seed=0) != draw_channels(512, 16, seed=1)
+    assert len(set(drawn)) == 16 and drawn == sorted(drawn) and max(drawn) < 512
+    assert draw_channels(8, 16, seed=0) == list(range(8))
+
+
+def test_recipes_side_by_side(tiny_bundle):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from report_lib.featurevis import visualize_recipes
+    from report_lib.plotting import plot_recipe_comparison
+
+    results = visualize_recipes(tiny_bundle, [channel("conv1", 0), channel("conv1", 1)], {"lucid": 3, "tf-keras-vis": 3}, size=16)
+    assert list(results) == ["lucid", "tf-keras-vis"]
+    assert all(r.images.shape == (2, 16, 16, 3) for r in results.values())
+    fig = plot_recipe_comparison(results)
+    assert sum(1 for axis in fig.axes if axis.images) == 4
+
+
+def test_runs_repeat_exactly_across_processes():
+    """The same seed gives the same images in a fresh interpreter, long enough
+    (batch 9, 100 steps) for thread-order rounding to show if it were there
+    (it does with TF_NUM_INTEROP_THREADS=0)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, report_lib\n"
+        "from report_lib.models import efficientnet_lite0_bundle\n"
+        "from report_lib.featurevis import visualize\n"
+        "from report_lib.objectives import class_logit\n"
+        "v = visualize(efficientnet_lite0_bundle(), [class_logit(c) for c in (2, 2, 2, 22, 22, 22, 413, 413, 413)],"
+        " 'tf-keras-vis', steps=100, seed=0, progress=False)\n"
+        "print(hashlib.md5(v.images.tobytes()).hexdigest())\n"
+    )
+    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+               for _ in range(2)}
+    assert len(digests) == 1, digests

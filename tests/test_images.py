@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from report_lib.images import SAMPLES, ImageLoadError, image_label, load_image, load_images, load_rgb, sample_credits
+from report_lib.images import (
+    SAMPLES,
+    ImageLoadError,
+    augmented_crops,
+    expand_sources,
+    image_label,
+    load_image,
+    load_images,
+    load_rgb,
+    sample_credits,
+)
 
 
 def _png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -168,3 +178,25 @@ def test_unreachable_host():
     # A closed port on loopback: refused at once.
     with pytest.raises(ImageLoadError, match="unreachable"):
         load_rgb("http://127.0.0.1:9/cat.jpg", timeout=2)
+
+
+def test_augmented_crops_are_seeded_and_sized():
+    first = augmented_crops(["chelsea", "coffee"], 6, size=32, seed=1)
+    again = augmented_crops(["chelsea", "coffee"], 6, size=32, seed=1)
+    other = augmented_crops(["chelsea", "coffee"], 6, size=32, seed=2)
+    assert first.shape == (6, 32, 32, 3) and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert len({crop.tobytes() for crop in first}) == 6
+    with pytest.raises(ValueError):
+        augmented_crops(["chelsea"], 2, min_fraction=0)
+
+
+def test_folders_expand_to_their_images(tmp_path):
+    (tmp_path / "b.png").write_bytes(_png_bytes(RED))
+    (tmp_path / "a.jpg").write_bytes(_png_bytes(RED))
+    (tmp_path / "notes.txt").write_text("skip me")
+    assert expand_sources(["chelsea", tmp_path]) == ["chelsea", tmp_path / "a.jpg", tmp_path / "b.png"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageLoadError, match="holds no image files"):
+        expand_sources(str(tmp_path / "empty"))

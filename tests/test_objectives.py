@@ -35,3 +35,27 @@ def test_bad_index_gives_the_valid_range(tiny_bundle):
 def test_layers_without_channels_are_refused(tiny_bundle):
     with pytest.raises(ValueError, match="no objectives"):
         weight_matrices(tiny_bundle, [])
+
+
+def test_units_feeding_class_follow_the_weights():
+    import keras
+
+    from report_lib.models import bundle_from_model
+    from report_lib.objectives import units_feeding_class
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    x = keras.layers.Dense(4, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(3, activation="relu", name="fc2")(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
+    bundle = bundle_from_model(keras.Model(inputs, outputs), lambda v: v)
+    fc1 = bundle.layer("fc1").get_weights()[0]
+    bundle.layer("fc2").set_weights([np.array([[1, 0, 0], [0, 0, 2], [0, 3, 0], [-1, 0, 0]], np.float32), np.zeros(3, np.float32)])
+    bundle.layer("predictions").set_weights([np.array([[0.5, 0], [2.0, 0], [-1.0, 1]], np.float32), np.zeros(2, np.float32)])
+    # Class 0 reads fc2 units with weights (0.5, 2, -1): unit 1 first, then 0.
+    assert units_feeding_class(bundle, "fc2", 0, 2) == [1, 0]
+    # Through fc2, fc1 units weigh (0.5, -2, 6, -0.5) on class 0.
+    assert units_feeding_class(bundle, "fc1", 0, 4) == [2, 0, 3, 1]
+    assert fc1.shape == (72, 4)
+    with pytest.raises(ValueError, match="hidden dense layers: \\['fc1', 'fc2'\\]"):
+        units_feeding_class(bundle, "predictions", 0, 1)

@@ -44,3 +44,29 @@ def test_map_grid_shapes_and_jpeg():
     # The coarse map is shown alone, at its own 4 x 4 resolution.
     assert fig.axes[2].images[0].get_array().shape == (4, 4)
     assert figure_to_jpeg(fig)[:3] == b"\xff\xd8\xff"
+
+
+def test_grids_strips_and_examples():
+    from report_lib.plotting import plot_examples, plot_image_grid, plot_snapshots
+
+    fig = plot_image_grid(IMAGES, ["a", "b", "c"], columns=2, title="filters")
+    assert sum(1 for axis in fig.axes if axis.images) == 3
+    fig = plot_snapshots({1: IMAGES, 50: IMAGES}, ["x", "y", "z"])
+    assert [axis.get_title() for axis in fig.axes[:2]] == ["step 1", "step 50"]
+    fig = plot_examples(IMAGES[:2], np.zeros((2, 3, 8, 8, 3), np.uint8), ["c1", "c2"])
+    assert len(fig.axes) == 2 * 4
+
+
+def test_animation_gif_has_every_frame():
+    import io
+
+    from PIL import Image
+
+    from report_lib.plotting import animation_gif, side_by_side
+
+    frames = [side_by_side(np.full((2, 8, 8, 3), value, np.uint8)) for value in (0, 120, 250)]
+    assert frames[0].shape == (8, 20, 3)
+    gif = Image.open(io.BytesIO(animation_gif(frames)))
+    assert gif.n_frames == 3 and gif.size == (20, 8)
+    with pytest.raises(ValueError):
+        animation_gif([])

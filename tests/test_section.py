@@ -34,3 +34,17 @@ def test_banner_is_boxed(tiny_bundle):
 
 def test_versions_include_keras():
     assert "keras" in package_versions()
+
+
+def test_show_animation_saves_and_embeds(monkeypatch, tmp_path, tiny_bundle):
+    from report_lib.plotting import animation_gif
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda data, raw=False: shown.append(data))
+    monkeypatch.setattr(section, "load_model", lambda name: tiny_bundle)
+    run = start_section("99_demo", output_dir=tmp_path)
+    import numpy as np
+
+    run.show_animation(animation_gif([np.zeros((4, 4, 3), np.uint8)] * 2), "anim")
+    assert (tmp_path / "anim.gif").read_bytes()[:6] == b"GIF89a"
+    assert shown[0]["text/html"].startswith('<img src="data:image/gif;base64,R0lGOD')
