@@ -16,9 +16,9 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import report_lib  # noqa: F401  (sets TensorFlow's environment before it starts)
 
-import numpy as np
+import keras
 import tensorflow as tf
 
 from report_lib.featurevis import visualize
@@ -54,6 +54,28 @@ def per_image_step(run, bundle, batch: int, short: int, long: int) -> float:
     return 1000 * (seconds_long - seconds_short) / ((long - short) * batch)
 
 
+def _first_layer_seconds(bundle, batch: int, steps: int, ours: bool) -> float:
+    """Channel objectives of the first conv layer, as notebook 02 runs them:
+    tf-keras-vis gets the model truncated at that layer but keeps the 224 px
+    input (it cannot change the input size); report_lib runs the truncated
+    model on the layer's own canvas (48 px)."""
+    from report_lib.objectives import channel
+
+    layer = bundle.conv_layers[0]
+    start = time.perf_counter()
+    if ours:
+        visualize(bundle, [channel(layer, c) for c in range(batch)], "tf-keras-vis", steps=steps, progress=False)
+    else:
+        from tf_keras_vis.activation_maximization import ActivationMaximization
+
+        maximizer = ActivationMaximization(
+            keras.Model(bundle.model.inputs, bundle.layer(layer).output), clone=False
+        )
+        seed_input = tf.random.uniform((batch, bundle.input_size, bundle.input_size, 3), 0, 255, seed=0)
+        maximizer(lambda output: [tf.reduce_mean(output[i, ..., i]) for i in range(batch)], seed_input=seed_input, steps=steps)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4)
@@ -68,6 +90,13 @@ def main() -> None:
         bundle = loaders[name]()
         theirs = per_image_step(_tf_keras_vis_seconds, bundle, args.batch, args.short, args.long)
         ours = per_image_step(_report_lib_seconds, bundle, args.batch, args.short, args.long)
+        print(f"{name:<20}{theirs:>18.1f}{ours:>16.1f}{theirs / ours:>9.1f}x", flush=True)
+    print(f"\nfirst conv layer, {args.batch} filters, as in notebook 02 (both truncated at the layer;"
+          " tf-keras-vis at 224 px, report_lib on a 48 px canvas)")
+    for name in args.models.split(","):
+        bundle = loaders[name]()
+        theirs = per_image_step(lambda b, n, s: _first_layer_seconds(b, n, s, ours=False), bundle, args.batch, args.short, args.long)
+        ours = per_image_step(lambda b, n, s: _first_layer_seconds(b, n, s, ours=True), bundle, args.batch, args.short, args.long)
         print(f"{name:<20}{theirs:>18.1f}{ours:>16.1f}{theirs / ours:>9.1f}x", flush=True)
 
 
