@@ -48,7 +48,7 @@ unit-tests: $(STAMP)
 # Notebooks under nbval in the quick profile, with the embedded model so the
 # checked outputs do not depend on whether VGG16 is available.
 notebook-tests: $(STAMP)
-	REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=build/nbval \
+	REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
 		$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 # Refresh the outputs committed with the notebooks: a full run, embedded model.
