@@ -17,12 +17,6 @@ def explainer(tiny_bundle):
     return Explainer(tiny_bundle)
 
 
-def test_tiny_model_learned_the_task(tiny_bundle, tiny_test_set):
-    images, labels, _ = tiny_test_set
-    accuracy = (tiny_bundle.predict(images).argmax(axis=1) == labels).mean()
-    assert accuracy >= 0.9
-
-
 @pytest.mark.parametrize("method", ["gradcam", "gradcam_plus_plus", "scorecam"])
 def test_peak_falls_on_the_object(explainer, tiny_test_set, method):
     images, labels, boxes = tiny_test_set

@@ -14,12 +14,12 @@ def test_start_section_announces_and_records(monkeypatch, tmp_path, capsys, tiny
     monkeypatch.setattr(section, "load_model", lambda name: tiny_bundle)
     run = start_section("99_demo", "auto", "quick", seed=3, output_dir=tmp_path)
     printed = capsys.readouterr().out
-    assert "MODEL: tiny_cnn" in printed and "PROFILE: quick" in printed and "fell back" in printed
+    assert "MODEL: small_cnn" in printed and "PROFILE: quick" in printed and "fell back" in printed
     fig = plt.figure()
     run.show_figure(fig, "empty")
     assert (tmp_path / "empty.png").exists()
     info = json.loads(run.record().read_text())
-    assert info["model"] == "tiny_cnn" and info["seed"] == 3 and info["profile"]["name"] == "quick"
+    assert info["model"] == "small_cnn" and info["seed"] == 3 and info["profile"]["name"] == "quick"
     assert info["figures"] == ["empty.png"]
 
 
