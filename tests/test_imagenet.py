@@ -43,6 +43,7 @@ def test_decode_ranks_classes():
     decoded = decode_predictions(probabilities, top=3)
     assert [p.index for p in decoded[0]] == [285, 281, 1]
     assert decoded[0][0].name == "Egyptian_cat" and decoded[0][0].probability == pytest.approx(0.7)
+    assert decoded[0][0].label == "Egyptian cat"
     assert decoded[1][0].wnid == "n07920052"
 
 
