@@ -33,6 +33,12 @@ class Profile:
         first_layer_filters: Filters shown for each of the first two conv layers.
         animation_frames: Frames per animation (spaced densely early, where the image changes fast).
         example_crops: Augmented crops added to the images for dataset examples.
+        occlusion_stride: Step of the sliding grey patch of occlusion maps, in pixels.
+        patch_steps: Training steps of the adversarial patch.
+        patch_crops: Augmented crops per image for training and testing the patch.
+        patch_placements: Random placements per test image when measuring success.
+        sanity_groups: Layer blocks randomized in the sanity check, from the
+            output down (``None``: all of them).
     """
 
     name: str
@@ -45,6 +51,11 @@ class Profile:
     first_layer_filters: int
     animation_frames: int
     example_crops: int
+    occlusion_stride: int
+    patch_steps: int
+    patch_crops: int
+    patch_placements: int
+    sanity_groups: int | None
 
     def steps(self, recipe: str) -> int:
         """Optimization steps for a feature-visualization recipe."""
@@ -55,10 +66,12 @@ PROFILES: dict[str, Profile] = {
     "full": Profile(
         "full", smoothgrad_samples=50, scorecam_max_channels=128, lucid_steps=512, tf_keras_vis_steps=200,
         images_per_class=3, filters_per_layer=16, first_layer_filters=64, animation_frames=30, example_crops=96,
+        occlusion_stride=8, patch_steps=600, patch_crops=24, patch_placements=8, sanity_groups=None,
     ),
     "quick": Profile(
         "quick", smoothgrad_samples=4, scorecam_max_channels=8, lucid_steps=6, tf_keras_vis_steps=6,
         images_per_class=1, filters_per_layer=4, first_layer_filters=8, animation_frames=3, example_crops=4,
+        occlusion_stride=48, patch_steps=3, patch_crops=2, patch_placements=1, sanity_groups=2,
     ),
 }
 DEFAULT_PROFILE = "full"
@@ -81,6 +94,44 @@ def get_profile(name: str | None = None) -> Profile:
         return PROFILES[chosen]
     except KeyError:
         raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(PROFILES)}") from None
+
+
+def data_file(name: str, timeout: float = 10.0) -> Path:
+    """A file of the repository's ``data/`` folder.
+
+    From the checkout when there is one; otherwise (e.g. Colab, where only
+    report_lib is installed) downloaded once from the repository into
+    ``build/data/``.
+
+    Args:
+        name: File name inside ``data/``.
+        timeout: Seconds to wait for the download.
+
+    Returns:
+        Local path of the file.
+
+    Raises:
+        FileNotFoundError: Not in the checkout and not downloadable.
+    """
+    root = repo_root()
+    if root is not None:
+        path = root / "data" / name
+        if not path.exists():
+            raise FileNotFoundError(f"no data file {path}")
+        return path
+    cached = build_dir() / "data" / name
+    if not cached.exists():
+        import urllib.request
+
+        url = f"https://raw.githubusercontent.com/{REPO_SLUG}/{REPO_BRANCH}/data/{name}"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                content = response.read()
+        except OSError as error:
+            raise FileNotFoundError(f"data file {name!r} is not in a checkout and could not be downloaded from {url}: {error}") from None
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(content)
+    return cached
 
 
 def repo_root() -> Path | None:

@@ -34,3 +34,11 @@ def test_figures_dir(tmp_path, monkeypatch):
 
 def test_repo_root_is_this_checkout():
     assert (repo_root() / "notebooks").is_dir()
+
+
+def test_data_file_in_a_checkout():
+    from report_lib.config import data_file
+
+    assert data_file("occlusions.json").read_text().startswith("{")
+    with pytest.raises(FileNotFoundError, match="no data file"):
+        data_file("missing.json")

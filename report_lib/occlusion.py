@@ -1,0 +1,183 @@
+"""Image occlusion: what happens to a prediction when part of the image is
+hidden. Hand-made occlusion sets (boxes in a data file) and the systematic
+occlusion-sensitivity map of Zeiler and Fergus (2014)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from report_lib.models import ModelBundle
+
+#: Grey used to hide regions: the middle of the pixel range.
+OCCLUDER_VALUE = 127.0
+
+
+@dataclass(frozen=True)
+class OcclusionBox:
+    """A grey rectangle over part of an image, in fractions of its size.
+
+    Attributes:
+        image: Sample name or path the box belongs to.
+        top, left, bottom, right: Edges as fractions of height/width, in [0, 1].
+        covers: What the box hides, in words.
+        set: Which occlusion set the box belongs to.
+    """
+
+    image: str
+    top: float
+    left: float
+    bottom: float
+    right: float
+    covers: str
+    set: int
+
+    def pixels(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """The box in pixel coordinates (top, left, bottom, right) of an image of this size."""
+        return (round(self.top * height), round(self.left * width), round(self.bottom * height), round(self.right * width))
+
+
+class OcclusionDataError(ValueError):
+    """An entry of the occlusion data file is invalid; the message names it."""
+
+
+def load_boxes(path: str | Path, known_images: set[str] | None = None) -> list[OcclusionBox]:
+    """Read and check the occlusion boxes of a JSON data file.
+
+    The file holds ``{"boxes": [{"image", "box": [top, left, bottom, right],
+    "covers", "set"}, ...]}`` with box edges as fractions of the image size.
+
+    Args:
+        path: The JSON file.
+        known_images: Image names that may be used; any name when ``None``.
+
+    Returns:
+        The boxes, in file order.
+
+    Raises:
+        OcclusionDataError: A box lies outside the image, is empty, or names an
+            unknown image; the message says which entry.
+    """
+    entries = json.loads(Path(path).read_text())["boxes"]
+    boxes = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"entry {number} ({entry.get('image', '?')}: {entry.get('covers', '?')})"
+        if known_images is not None and entry.get("image") not in known_images:
+            raise OcclusionDataError(f"{where}: unknown image {entry.get('image')!r}; known: {sorted(known_images)}")
+        try:
+            top, left, bottom, right = (float(v) for v in entry["box"])
+        except (KeyError, TypeError, ValueError):
+            raise OcclusionDataError(f"{where}: 'box' must be [top, left, bottom, right]") from None
+        if min(top, left, bottom, right) < 0 or max(top, left, bottom, right) > 1:
+            raise OcclusionDataError(f"{where}: box {entry['box']} lies outside the image (edges must be in [0, 1])")
+        if bottom <= top or right <= left:
+            raise OcclusionDataError(f"{where}: box {entry['box']} is empty (bottom must exceed top, right exceed left)")
+        boxes.append(OcclusionBox(entry["image"], top, left, bottom, right, entry.get("covers", ""), int(entry.get("set", 1))))
+    return boxes
+
+
+def occlude(image: np.ndarray, boxes: list[OcclusionBox], value: float = OCCLUDER_VALUE) -> np.ndarray:
+    """A copy of an image with grey rectangles over the given boxes.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        boxes: Boxes in fractions of the image size.
+        value: Grey level of the rectangles.
+
+    Returns:
+        The occluded copy.
+    """
+    occluded = image.copy()
+    for box in boxes:
+        top, left, bottom, right = box.pixels(*image.shape[:2])
+        occluded[top:bottom, left:right] = value
+    return occluded
+
+
+def sensitivity_map(
+    bundle: ModelBundle,
+    image: np.ndarray,
+    class_id: int,
+    patch: int = 32,
+    stride: int = 8,
+    batch_size: int | None = None,
+    memory_mb: float = 256.0,
+    progress: bool = False,
+) -> np.ndarray:
+    """Occlusion sensitivity (Zeiler and Fergus 2014): slide a grey patch over
+    the image and record how much the class probability drops at each place.
+
+    Many occluded copies go through the model per forward pass; the batch is
+    sized so that one batch of images stays under ``memory_mb``.
+
+    Args:
+        bundle: The model.
+        image: ``(size, size, 3)`` RGB in ``[0, 255]``.
+        class_id: The class whose probability is watched.
+        patch: Side of the grey patch, in pixels.
+        stride: Step between patch positions, in pixels.
+        batch_size: Occluded copies per forward pass; from ``memory_mb`` when ``None``.
+        memory_mb: Memory budget for one batch of input images.
+        progress: Show a progress bar.
+
+    Returns:
+        ``(size, size)`` map: the mean probability drop over the patches
+        covering each pixel (positive = hiding it hurts the class).
+    """
+    size = image.shape[0]
+    if image.shape != (size, size, 3) or size != bundle.input_size:
+        raise ValueError(f"expected an image of shape ({bundle.input_size}, {bundle.input_size}, 3), got {image.shape}")
+    if not 1 <= patch <= size or stride < 1:
+        raise ValueError(f"patch must be in [1, {size}] and stride >= 1; got patch={patch}, stride={stride}")
+    positions = [(top, left) for top in range(0, size - patch + 1, stride) for left in range(0, size - patch + 1, stride)]
+    if batch_size is None:
+        batch_size = max(1, int(memory_mb * 2**20 // (size * size * 3 * 4)))
+    baseline = float(bundle.predict(image[None])[0, class_id])
+    drops = np.zeros(len(positions), np.float32)
+    for start in tqdm(range(0, len(positions), batch_size), desc="occlusion", disable=not progress, leave=False):
+        chunk = positions[start : start + batch_size]
+        copies = np.repeat(image[None].astype(np.float32), len(chunk), axis=0)
+        for copy, (top, left) in zip(copies, chunk):
+            copy[top : top + patch, left : left + patch] = OCCLUDER_VALUE
+        drops[start : start + len(chunk)] = baseline - bundle.predict(copies, batch_size=len(chunk))[:, class_id]
+    total = np.zeros((size, size), np.float32)
+    count = np.zeros((size, size), np.float32)
+    for drop, (top, left) in zip(drops, positions):
+        total[top : top + patch, left : left + patch] += drop
+        count[top : top + patch, left : left + patch] += 1
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def map_agreement(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
+    """How much two heatmaps of one image agree.
+
+    Args:
+        first: ``(H, W)`` map.
+        second: ``(H, W)`` map.
+
+    Returns:
+        ``rank_correlation`` (Spearman, over all pixels) and ``peak_distance``
+        (pixels between the two maxima).
+    """
+    from scipy.stats import spearmanr
+
+    if first.shape != second.shape:
+        raise ValueError(f"maps differ in shape: {first.shape} and {second.shape}")
+    correlation = spearmanr(first.ravel(), second.ravel()).statistic
+    peak_first = np.array(np.unravel_index(np.argmax(first), first.shape))
+    peak_second = np.array(np.unravel_index(np.argmax(second), second.shape))
+    return {"rank_correlation": float(correlation), "peak_distance": float(np.linalg.norm(peak_first - peak_second))}
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    """A Markdown table (numbers with two decimals)."""
+    def cell(value: object) -> str:
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

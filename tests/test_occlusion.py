@@ -1,0 +1,108 @@
+import json
+
+import numpy as np
+import pytest
+
+from report_lib.config import data_file
+from report_lib.images import SAMPLES
+from report_lib.occlusion import (
+    OCCLUDER_VALUE,
+    OcclusionBox,
+    OcclusionDataError,
+    load_boxes,
+    map_agreement,
+    markdown_table,
+    occlude,
+    sensitivity_map,
+)
+
+
+def _write(tmp_path, boxes):
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps({"boxes": boxes}))
+    return path
+
+
+def test_the_repository_data_file_is_valid():
+    boxes = load_boxes(data_file("occlusions.json"), known_images=set(SAMPLES))
+    assert {b.set for b in boxes} == {1, 2}
+    assert {b.image for b in boxes if b.set == 1} == {b.image for b in boxes if b.set == 2}
+    assert all(b.covers for b in boxes)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"image": "chelsea", "box": [0.1, 0.1, 1.2, 0.5], "covers": "face"}, "entry 1 \\(chelsea: face\\): box .* lies outside the image"),
+        ({"image": "chelsea", "box": [0.5, 0.1, 0.5, 0.5], "covers": "nothing"}, "entry 1 \\(chelsea: nothing\\): box .* is empty"),
+        ({"image": "unicorn", "box": [0.1, 0.1, 0.5, 0.5], "covers": "horn"}, "entry 1 \\(unicorn: horn\\): unknown image 'unicorn'"),
+        ({"image": "chelsea", "box": [0.1, 0.1], "covers": "face"}, "must be \\[top, left, bottom, right\\]"),
+    ],
+)
+def test_bad_entries_are_named(tmp_path, entry, message):
+    with pytest.raises(OcclusionDataError, match=message):
+        load_boxes(_write(tmp_path, [entry]), known_images=set(SAMPLES))
+
+
+def test_occlude_greys_only_the_box():
+    image = np.zeros((10, 20, 3), np.uint8)
+    box = OcclusionBox("x", 0.2, 0.5, 0.6, 1.0, "right half", 1)
+    occluded = occlude(image, [box])
+    assert (occluded[2:6, 10:20] == OCCLUDER_VALUE).all()
+    assert occluded.sum() == 4 * 10 * 3 * int(OCCLUDER_VALUE)
+    assert image.sum() == 0  # the original is untouched
+
+
+def _true_probability(bundle, images, labels):
+    return bundle.predict(images)[np.arange(len(labels)), labels]
+
+
+def test_covering_the_object_hurts_more_than_covering_background(tiny_bundle, tiny_test_set):
+    images, labels, boxes = tiny_test_set
+    on_object, on_background = images.copy(), images.copy()
+    for index, (top, left, bottom, right) in enumerate(boxes):
+        on_object[index, top:bottom, left:right] = OCCLUDER_VALUE
+        # The same-sized square in the opposite corner region, away from the object.
+        row = 0 if top >= 12 else 24
+        column = 0 if left >= 12 else 24
+        on_background[index, row : row + 8, column : column + 8] = OCCLUDER_VALUE
+    drop_object = _true_probability(tiny_bundle, images, labels) - _true_probability(tiny_bundle, on_object, labels)
+    drop_background = _true_probability(tiny_bundle, images, labels) - _true_probability(tiny_bundle, on_background, labels)
+    assert drop_object.mean() > 0.3
+    assert (drop_object > drop_background).mean() >= 0.9
+
+
+def test_sensitivity_peak_falls_on_the_object(tiny_bundle, tiny_test_set):
+    images, labels, boxes = tiny_test_set
+    hits = []
+    for image, label, (top, left, bottom, right) in zip(images[:16], labels[:16], boxes[:16]):
+        heat = sensitivity_map(tiny_bundle, image, int(label), patch=8, stride=2)
+        row, column = np.unravel_index(np.argmax(heat), heat.shape)
+        hits.append(top - 2 <= row < bottom + 2 and left - 2 <= column < right + 2)
+    assert np.mean(hits) >= 0.8
+
+
+def test_batching_gives_the_same_map(tiny_bundle, tiny_test_set):
+    image, label = tiny_test_set[0][0], int(tiny_test_set[1][0])
+    batched = sensitivity_map(tiny_bundle, image, label, patch=8, stride=4, batch_size=64)
+    one_at_a_time = sensitivity_map(tiny_bundle, image, label, patch=8, stride=4, batch_size=1)
+    np.testing.assert_allclose(batched, one_at_a_time, atol=1e-5)
+    by_memory = sensitivity_map(tiny_bundle, image, label, patch=8, stride=4, memory_mb=0.05)
+    np.testing.assert_allclose(batched, by_memory, atol=1e-5)
+
+
+def test_sensitivity_map_checks_its_arguments(tiny_bundle, tiny_test_set):
+    image = tiny_test_set[0][0]
+    with pytest.raises(ValueError, match="expected an image of shape \\(32, 32, 3\\)"):
+        sensitivity_map(tiny_bundle, image[:16], 0)
+    with pytest.raises(ValueError, match="patch must be in \\[1, 32\\]"):
+        sensitivity_map(tiny_bundle, image, 0, patch=64)
+
+
+def test_map_agreement_and_tables():
+    ramp = np.arange(16.0).reshape(4, 4)
+    same = map_agreement(ramp, ramp)
+    assert same["rank_correlation"] == pytest.approx(1.0) and same["peak_distance"] == 0
+    flipped = map_agreement(ramp, ramp[::-1, ::-1])
+    assert flipped["rank_correlation"] == pytest.approx(-1.0) and flipped["peak_distance"] == pytest.approx(np.sqrt(18))
+    assert markdown_table(["a", "b"], [["x", 0.123]]) == "| a | b |\n|---|---|\n| x | 0.12 |"
