@@ -39,6 +39,11 @@ class Profile:
         patch_placements: Random placements per test image when measuring success.
         sanity_groups: Layer blocks randomized in the sanity check, from the
             output down (``None``: all of them).
+        crops_per_class: Images per class in the train, validation and test splits.
+        transfer_epochs: Epochs of the new head on the frozen base.
+        scratch_epochs: Epochs of the same architecture trained from random weights.
+        finetune_epochs: Epochs of fine-tuning the last conv block.
+        evolution_epochs: Epochs at which filter evolution is recorded (0 = before training).
     """
 
     name: str
@@ -56,6 +61,15 @@ class Profile:
     patch_crops: int
     patch_placements: int
     sanity_groups: int | None
+    crops_per_class: tuple[int, int, int]
+    transfer_epochs: int
+    scratch_epochs: int
+    finetune_epochs: int
+    evolution_epochs: tuple[int, ...]
+
+    def splits(self) -> dict[str, int]:
+        """Images per class of each split: ``{"train": ..., "validation": ..., "test": ...}``."""
+        return dict(zip(("train", "validation", "test"), self.crops_per_class))
 
     def steps(self, recipe: str) -> int:
         """Optimization steps for a feature-visualization recipe."""
@@ -67,11 +81,14 @@ PROFILES: dict[str, Profile] = {
         "full", smoothgrad_samples=50, scorecam_max_channels=128, lucid_steps=512, tf_keras_vis_steps=200,
         images_per_class=3, filters_per_layer=16, first_layer_filters=64, animation_frames=30, example_crops=96,
         occlusion_stride=8, patch_steps=600, patch_crops=24, patch_placements=8, sanity_groups=None,
+        crops_per_class=(48, 16, 16), transfer_epochs=10, scratch_epochs=30, finetune_epochs=5,
+        evolution_epochs=(0, 1, 2, 4, 8, 15, 25),
     ),
     "quick": Profile(
         "quick", smoothgrad_samples=4, scorecam_max_channels=8, lucid_steps=6, tf_keras_vis_steps=6,
         images_per_class=1, filters_per_layer=4, first_layer_filters=8, animation_frames=3, example_crops=4,
         occlusion_stride=48, patch_steps=3, patch_crops=2, patch_placements=1, sanity_groups=2,
+        crops_per_class=(3, 2, 2), transfer_epochs=1, scratch_epochs=1, finetune_epochs=1, evolution_epochs=(0, 1),
     ),
 }
 DEFAULT_PROFILE = "full"
