@@ -1,7 +1,7 @@
 """Keep each fact in one place: generate the README's notebook table with its
 "Open in Colab" badges and each notebook's Colab install cell from the
 repository address (``config.REPO_URL``), and the README's image credits from
-``images.SAMPLES``; or check that they are in sync.
+``images.SAMPLES`` and ``transfer.TEXTURE_CLASSES``; or check that they are in sync.
 
 Usage: ``python -m report_lib.links`` (rewrite) or ``--check`` (fail if stale).
 """
@@ -75,10 +75,11 @@ def _replace_block(text: str, block: str, content: str) -> str:
 def readme_text(root: Path) -> str:
     """README.md with its generated blocks (notebook table, image credits) filled in."""
     from report_lib.images import sample_credits
+    from report_lib.transfer import texture_credits
 
     text = (root / "README.md").read_text(encoding="utf-8")
     text = _replace_block(text, "notebooks", notebook_table(_section_notebooks(root)))
-    return _replace_block(text, "credits", sample_credits())
+    return _replace_block(text, "credits", sample_credits() + "\n" + texture_credits())
 
 
 def _install_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -246,7 +246,8 @@ def plot_examples(
 
 
 def plot_snapshots(
-    snapshots: Mapping[int, np.ndarray], row_titles: Sequence[str], cell: float = 1.6, title: str | None = None
+    snapshots: Mapping[int, np.ndarray], row_titles: Sequence[str], cell: float = 1.6, title: str | None = None,
+    step_label: str = "step",
 ) -> matplotlib.figure.Figure:
     """A strip per image: its state after each recorded step.
 
@@ -255,6 +256,7 @@ def plot_snapshots(
         row_titles: One label per image.
         cell: Size of each image, in inches.
         title: Title of the whole figure.
+        step_label: What a column is ("step", "epoch").
 
     Returns:
         The figure.
@@ -267,7 +269,7 @@ def plot_snapshots(
             axes[row, column].imshow(snapshots[step][row])
             axes[row, column].set_xticks([])
             axes[row, column].set_yticks([])
-        axes[0, column].set_title(f"step {step}", fontsize=9)
+        axes[0, column].set_title(f"{step_label} {step}", fontsize=9)
     for row, label in enumerate(row_titles):
         axes[row, 0].set_ylabel(label, fontsize=8)
     if title:
@@ -371,5 +373,44 @@ def plot_curves(
         axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def tile(images: np.ndarray, columns: int, scale: int = 1, gap: int = 1) -> np.ndarray:
+    """Tile ``(n, h, w, 3)`` images into one image, ``columns`` per row, each
+    enlarged ``scale`` times (nearest neighbour), on a white background."""
+    count, height, width = images.shape[:3]
+    enlarged = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    rows = int(np.ceil(count / columns))
+    cell_h, cell_w = height * scale + gap, width * scale + gap
+    canvas = np.full((rows * cell_h - gap, columns * cell_w - gap, 3), 255, np.uint8)
+    for index, image in enumerate(enlarged):
+        row, column = divmod(index, columns)
+        canvas[row * cell_h : row * cell_h + height * scale, column * cell_w : column * cell_w + width * scale] = image
+    return canvas
+
+
+def plot_training(histories: Mapping[str, tuple[Sequence[int], Mapping[str, Sequence[float]]]]) -> matplotlib.figure.Figure:
+    """Training and validation accuracy and loss of several runs, in one figure.
+
+    Args:
+        histories: Run name -> (epoch numbers, Keras ``History.history``).
+
+    Returns:
+        The figure (accuracy left, loss right).
+    """
+    fig, (accuracy, loss) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for colour, (name, (epochs, history)) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], histories.items()):
+        accuracy.plot(epochs, history["accuracy"], color=colour, label=f"{name}: train")
+        accuracy.plot(epochs, history["val_accuracy"], color=colour, linestyle="--", label=f"{name}: validation")
+        loss.plot(epochs, history["loss"], color=colour, label=f"{name}: train")
+        loss.plot(epochs, history["val_loss"], color=colour, linestyle="--", label=f"{name}: validation")
+    for axis, label in ((accuracy, "accuracy"), (loss, "loss")):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    accuracy.set_ylim(0, 1.02)
+    accuracy.legend(fontsize=7)
     fig.tight_layout()
     return fig
