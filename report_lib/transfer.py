@@ -328,11 +328,25 @@ def small_scratch_cnn(size: int, num_classes: int, seed: int = 0) -> keras.Model
     return keras.Model(inputs, outputs, name="small_scratch_cnn")
 
 
-def kernels_as_images(kernels: np.ndarray) -> np.ndarray:
-    """First-layer kernels ``(k, k, 3, n)`` as ``n`` RGB images, each scaled to ``[0, 255]``."""
+def kernels_as_images(kernels: np.ndarray, grey: bool = False) -> np.ndarray:
+    """First-layer kernels ``(k, k, 3, n)`` as ``n`` RGB images, each scaled to ``[0, 255]``.
+
+    Args:
+        kernels: The conv layer's kernel.
+        grey: Show what the filter does to grey-level input: the sum over
+            the colour channels, as a grey image. On grey images the three
+            colour weights act only through their sum, so their differences
+            never receive a gradient and stay random; the colours would hide
+            the learned spatial pattern.
+
+    Returns:
+        ``(n, k, k, 3)`` uint8.
+    """
     if kernels.ndim != 4 or kernels.shape[2] != 3:
         raise ValueError(f"expected kernels of shape (k, k, 3, n), got {kernels.shape}")
     filters = np.moveaxis(kernels, -1, 0)
+    if grey:
+        filters = np.repeat(filters.sum(axis=-1, keepdims=True), 3, axis=-1)
     low = filters.min(axis=(1, 2, 3), keepdims=True)
     high = filters.max(axis=(1, 2, 3), keepdims=True)
     return np.round(255 * (filters - low) / np.maximum(high - low, 1e-12)).astype(np.uint8)

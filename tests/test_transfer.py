@@ -8,6 +8,7 @@ from report_lib.transfer import (
     FilterHistory,
     best_epoch,
     classifier_on,
+    compile_classifier,
     conv_base,
     dataset,
     kernels_as_images,
@@ -57,8 +58,8 @@ def test_flowers_fall_back_offline():
 @pytest.fixture(scope="module")
 def transferred(tiny_bundle):
     base = conv_base(tiny_bundle, 32)
-    model = classifier_on(base, 2, hidden_units=16)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = compile_classifier(classifier_on(base, 2, hidden_units=16), 1e-2)
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-2)
     return model
 
 
@@ -123,6 +124,10 @@ def test_kernels_as_images():
     images = kernels_as_images(kernels)
     assert images.shape == (4, 5, 5, 3) and images.dtype == np.uint8
     assert images.reshape(4, -1).min(axis=1).tolist() == [0] * 4 and images.reshape(4, -1).max(axis=1).tolist() == [255] * 4
+    grey = kernels_as_images(kernels, grey=True)
+    assert (grey[..., 0] == grey[..., 2]).all()
+    summed = kernels.sum(axis=2)[..., 0]
+    assert np.unravel_index(grey[0, ..., 0].argmax(), (5, 5)) == np.unravel_index(summed.argmax(), (5, 5))
     with pytest.raises(ValueError):
         kernels_as_images(np.zeros((3, 3, 1, 8)))
 
