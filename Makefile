@@ -10,15 +10,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
-EXECUTED := $(patsubst notebooks/%.ipynb,build/executed/%.ipynb,$(NOTEBOOKS))
-LIB := $(wildcard report_lib/*.py)
 
 # The venv's own kernelspec, whatever other Jupyter kernels the user has.
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: env report test unit-tests notebook-tests notebooks links clean
-.DELETE_ON_ERROR:
 
 env: $(STAMP)
 
@@ -28,17 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[cpu,dev]'
 	touch $@
 
-report: build/report/index.html
-
-# Each notebook is executed into build/executed/; a failed run leaves no file.
-build/executed/%.ipynb: notebooks/%.ipynb $(LIB) $(STAMP)
-	@mkdir -p $(@D)
-	@echo "== running $< (profile $(PROFILE), model $(MODEL))"
-	REPORT_PROFILE=$(PROFILE) $(BIN)/papermill --no-progress-bar -k python3 --cwd notebooks \
-		-p model_name $(MODEL) $< $@
-
-build/report/index.html: $(EXECUTED)
-	$(BIN)/python -m report_lib.report --executed build/executed --out build/report
+# Every section runs even if another fails; each is written atomically, failed
+# ones are marked on the contents page, and the command fails at the end.
+report: $(STAMP)
+	$(BIN)/python -m report_lib.build --profile $(PROFILE) --model $(MODEL)
 
 test: unit-tests notebook-tests
 

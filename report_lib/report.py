@@ -37,6 +37,7 @@ class SectionPage:
     summary: str
     page: str
     run: dict
+    failure: str = ""
 
 
 class StripStderr(Preprocessor):
@@ -103,6 +104,19 @@ def _run_header(sections: list[SectionPage]) -> str:
     return "<table class='run'>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
+def _card(section: SectionPage) -> str:
+    title = html.escape(section.title)
+    link = f"<a href='{section.page}'>{title}</a>" if section.page else title
+    failed = ""
+    if section.failure:
+        kept = " The page shows the last successful run." if section.page else ""
+        failed = f"<p class='failed'>This section failed in the last build: {html.escape(section.failure)}.{kept}</p>"
+    meta = ""
+    if section.run:
+        meta = f"<p class='meta'>model {html.escape(section.run.get('model', '?'))}, {section.run.get('seconds', '?')} s</p>"
+    return f"<li>{link}{failed}<p>{html.escape(section.summary)}</p>{meta}</li>"
+
+
 def render_index(sections: list[SectionPage], out_dir: Path) -> Path:
     """Write the contents page.
 
@@ -113,13 +127,7 @@ def render_index(sections: list[SectionPage], out_dir: Path) -> Path:
     Returns:
         Path of ``index.html``.
     """
-    cards = "".join(
-        f"<li><a href='{s.page}'>{html.escape(s.title)}</a>"
-        f"<p>{html.escape(s.summary)}</p>"
-        f"<p class='meta'>model {html.escape(s.run.get('model', '?'))}, "
-        f"{s.run.get('seconds', '?')} s</p></li>"
-        for s in sections
-    )
+    cards = "".join(_card(s) for s in sections)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Visualising Deep Convolutional Neural Networks</title>
@@ -129,6 +137,7 @@ table.run th {{ text-align: left; padding-right: 1em; vertical-align: top; }}
 table.run {{ background: #f4f4f8; padding: .5em 1em; border-radius: 6px; margin-bottom: 2em; }}
 ol.sections li {{ margin-bottom: 1em; }} ol.sections a {{ font-size: 1.2em; }}
 .meta {{ color: #666; font-size: .9em; }}
+.failed {{ color: #a00; font-weight: bold; }}
 </style></head><body>
 <h1>Visualising Deep Convolutional Neural Networks</h1>
 {_run_header(sections)}
@@ -141,25 +150,35 @@ ol.sections li {{ margin-bottom: 1em; }} ol.sections a {{ font-size: 1.2em; }}
     return path
 
 
-def build_report(executed_dir: Path, out_dir: Path, figures_root: Path | None = None) -> Path:
+def build_report(executed_dir: Path, out_dir: Path, figures_root: Path | None = None, status: dict | None = None) -> Path:
     """Render every executed notebook and the contents page.
 
     Args:
         executed_dir: Folder of executed notebooks (``build/executed``).
         out_dir: Report folder (``build/report``); rebuilt from scratch.
         figures_root: Folder of section outputs (``build/figures``).
+        status: Section -> ``{"ok": bool, "error": str, ...}`` of the last
+            run (``report_lib.build``); failed sections are marked.
 
     Returns:
         Path of ``index.html``.
     """
+    status = status or {}
     notebooks = sorted(executed_dir.glob("[0-9]*.ipynb"))
-    if not notebooks:
+    if not notebooks and not status:
         raise FileNotFoundError(f"no executed notebooks in {executed_dir}")
     staging = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     figures_root = figures_root or build_dir() / "figures"
     sections = [render_section(path, staging, figures_root) for path in notebooks]
+    rendered = {section.stem for section in sections}
+    for stem, run in status.items():
+        if not run.get("ok", True) and stem not in rendered:
+            sections.append(SectionPage(stem, stem, "", "", {}))
+    sections.sort(key=lambda section: section.stem)
+    for section in sections:
+        section.failure = "" if status.get(section.stem, {}).get("ok", True) else status[section.stem].get("error", "failed")
     render_index(sections, staging)
     # Swap in the finished report only now, so a failure keeps the old one.
     shutil.rmtree(out_dir, ignore_errors=True)
