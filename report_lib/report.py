@@ -56,7 +56,8 @@ def _exporter() -> HTMLExporter:
     config.TagRemovePreprocessor.remove_cell_tags = {REMOVE_CELL_TAG}
     config.TagRemovePreprocessor.remove_input_tags = {HIDE_INPUT_TAG}
     config.TagRemovePreprocessor.enabled = True
-    exporter = HTMLExporter(config=config, template_name="lab")
+    templates = str(Path(__file__).parent / "templates")
+    exporter = HTMLExporter(config=config, template_name="report", extra_template_basedirs=[templates])
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
