@@ -15,7 +15,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: env report test unit-tests notebook-tests notebooks links clean
+.PHONY: env browser report test unit-tests notebook-tests notebooks links clean
 
 env: $(STAMP)
 
@@ -32,7 +32,16 @@ report: $(STAMP)
 
 test: unit-tests notebook-tests
 
-unit-tests: $(STAMP)
+# Debian's Chromium for the browser test of the report (root installs it; otherwise that test is skipped).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Chromium is missing and this is not root: the browser test will be skipped (apt-get install chromium)"; \
+		fi; }
+
+unit-tests: $(STAMP) browser
 	$(BIN)/python -m pytest tests
 
 # Notebooks under nbval in the quick profile, with the embedded model so the
