@@ -4,7 +4,6 @@ Neural Networks" (models, images, visualization methods, plots, report).
 Modules are imported explicitly, e.g. ``from report_lib.attention import Explainer``.
 """
 
-import logging
 import os
 
 # TensorFlow's C++ start-up chatter (oneDNN, CPU flags) would otherwise fill the
@@ -16,10 +15,5 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # use every core inside) makes runs repeat exactly, at no measurable cost here.
 # It only takes effect when report_lib is imported before TensorFlow starts.
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
-
-# The methods build a compiled function per model on purpose (every explained
-# or randomized model gets its own); TensorFlow's retracing warnings about
-# that would only clutter the notebooks.
-logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 __version__ = "0.1.0"

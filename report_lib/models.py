@@ -26,6 +26,11 @@ VGG16_WEIGHTS_URL = f"https://storage.googleapis.com/tensorflow/keras-applicatio
 #: Seconds ``auto`` waits to learn whether the VGG16 weights can be downloaded.
 AUTO_PROBE_TIMEOUT = 5.0
 
+# The methods build a compiled function per model on purpose (every explained
+# or randomized model gets its own); TensorFlow's retracing warnings about that
+# would only clutter the notebooks. Set after TensorFlow's import, which resets it.
+tf.get_logger().setLevel("ERROR")
+
 Preprocess = Callable[[tf.Tensor], tf.Tensor]
 CONV_LAYER_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
