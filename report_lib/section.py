@@ -92,7 +92,7 @@ class SectionRun:
             "seed": self.seed,
             "seconds": round(time.time() - self.started, 1),
             "python": sys.version.split()[0],
-            "machine": f"{platform.system()} {platform.machine()}, {platform.processor() or 'unknown cpu'}",
+            "machine": machine_description(),
             "packages": package_versions(),
             "figures": self.figures,
             **extra,
@@ -100,6 +100,19 @@ class SectionRun:
         path = self.output_dir / RUN_FILE
         path.write_text(json.dumps(info, indent=2))
         return path
+
+
+def machine_description() -> str:
+    """Operating system, architecture, CPU model and core count, for the run header."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpu or 'unknown CPU'}, {os.cpu_count()} cores"
 
 
 def package_versions() -> dict[str, str]:

@@ -48,3 +48,11 @@ def test_show_animation_saves_and_embeds(monkeypatch, tmp_path, tiny_bundle):
     run.show_animation(animation_gif([np.zeros((4, 4, 3), np.uint8)] * 2), "anim")
     assert (tmp_path / "anim.gif").read_bytes()[:6] == b"GIF89a"
     assert shown[0]["text/html"].startswith('<img src="data:image/gif;base64,R0lGOD')
+
+
+def test_machine_description_names_the_cores():
+    import os
+
+    from report_lib.section import machine_description
+
+    assert machine_description().endswith(f"{os.cpu_count()} cores")
