@@ -5,7 +5,8 @@ A section is written atomically: it runs into a temporary file that replaces
 ``build/executed/<section>.ipynb`` only when the run succeeds. A failed section
 keeps its previous executed copy (if any), is reported with its error (the
 failed run is kept in ``build/executed/failed/``), and is marked as failed on
-the contents page; the other sections still render.
+the contents page; the other sections still render. Each section's stderr
+(TensorFlow's log) goes to ``build/executed/logs/<section>.log``.
 
 Usage: ``python -m report_lib.build [--profile full] [--model auto] [NOTEBOOK ...]``
 """
@@ -13,6 +14,7 @@ Usage: ``python -m report_lib.build [--profile full] [--model auto] [NOTEBOOK ..
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -35,6 +37,23 @@ class SectionStatus:
     error: str = ""
 
 
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's stderr, and so the kernel's (TensorFlow's start-up
+    log), to a file, so the console shows one line per section."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "w") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_section(notebook: Path, executed_dir: Path, parameters: dict, kernel: str = "python3") -> SectionStatus:
     """Execute one notebook with papermill into ``executed_dir``, atomically.
 
@@ -54,10 +73,11 @@ def run_section(notebook: Path, executed_dir: Path, parameters: dict, kernel: st
     partial = executed_dir / f".{notebook.stem}.running.ipynb"
     started = time.time()
     try:
-        papermill.execute_notebook(
-            str(notebook), str(partial), parameters=parameters, kernel_name=kernel,
-            cwd=str(notebook.parent), progress_bar=False,
-        )
+        with _stderr_to(executed_dir / "logs" / f"{notebook.stem}.log"):
+            papermill.execute_notebook(
+                str(notebook), str(partial), parameters=parameters, kernel_name=kernel,
+                cwd=str(notebook.parent), progress_bar=False,
+            )
     except Exception as error:  # papermill raises PapermillExecutionError, or anything on kernel death
         message = str(error).strip().splitlines()
         summary = next((line for line in reversed(message) if line.strip()), type(error).__name__)

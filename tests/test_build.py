@@ -33,6 +33,7 @@ def test_failed_section_is_marked_and_others_still_render(tmp_path, capsys):
     assert "last good run" in (executed / "02_bad.ipynb").read_text()  # not overwritten
     assert not list(executed.glob(".*running*"))  # the failed partial run is not left as a section
     assert "RuntimeError" in (executed / "failed" / "02_bad.ipynb").read_text()  # but kept for inspection
+    assert (executed / "logs" / "01_good.log").exists()
     index = (report / "index.html").read_text()
     assert "This section failed in the last build" in index and "the model could not be loaded" in index
     assert "href='01_good.html'" in index and (report / "01_good.html").exists()
