@@ -50,6 +50,8 @@ class ModelBundle:
         cam_layer: Layer whose activations CAM methods weight (the last
             spatial feature map).
         choice: Why this model was chosen (filled in by ``auto``).
+        class_names: Names of the classes of a model of your own; ``None``
+            means the 1000 ImageNet classes.
     """
 
     name: str
@@ -60,6 +62,7 @@ class ModelBundle:
     dense_layers: list[str]
     cam_layer: str
     choice: str = ""
+    class_names: list[str] | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def predict(self, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
@@ -68,8 +71,15 @@ class ModelBundle:
         return self.model.predict(inputs, batch_size=batch_size, verbose=0)
 
     def decode(self, probabilities: np.ndarray, top: int = 5) -> list[list[Prediction]]:
-        """Top classes per image, with names (offline ImageNet index)."""
-        return decode_predictions(probabilities, top=top)
+        """Top classes per image, with names (the offline ImageNet index, or ``class_names``)."""
+        if self.class_names is None:
+            return decode_predictions(probabilities, top=top)
+        probabilities = np.asarray(probabilities)
+        if probabilities.ndim != 2 or probabilities.shape[1] != len(self.class_names):
+            raise ValueError(f"expected predictions of shape (batch, {len(self.class_names)}), got {probabilities.shape}")
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
+        return [[Prediction(int(i), "", self.class_names[int(i)], float(row[i])) for i in order]
+                for row, order in zip(probabilities, ranked)]
 
     def layer(self, name: str) -> keras.layers.Layer:
         """A layer by name, with the valid names in the error when it is missing."""
@@ -240,15 +250,80 @@ def resolve_model_name(name: str = AUTO, probe_timeout: float = AUTO_PROBE_TIMEO
     return EFFICIENTNET_LITE0, f"auto fell back to the embedded model: {reason}"
 
 
-def load_model(name: str = AUTO) -> ModelBundle:
+#: Preprocessings a model of your own can name: RGB pixels in [0, 255] -> model input.
+PREPROCESSING: dict[str, Preprocess] = {
+    "caffe": caffe_preprocess,  # VGG16, ResNet50 (Keras applications)
+    "lite": lite_preprocess,  # EfficientNet-Lite
+    "tf": lambda images: images / 127.5 - 1.0,  # MobileNet, Inception, Xception
+    "unit": lambda images: images / 255.0,  # pixels scaled to [0, 1]
+    "none": lambda images: images,  # the model preprocesses (or expects [0, 255])
+}
+MODEL_FILE_SUFFIXES = (".keras", ".h5")
+
+
+def is_model_file(name: str) -> bool:
+    """Whether a model name is a path to a saved Keras model."""
+    return str(name).endswith(MODEL_FILE_SUFFIXES)
+
+
+def load_model_file(path: str | Path, preprocessing: str = "none", class_names: list[str] | None = None) -> ModelBundle:
+    """Load your own saved Keras image classifier, safely.
+
+    Keras' safe mode refuses files that would run arbitrary code (Lambda
+    layers with pickled functions). The conv and dense layers and the CAM
+    layer are found automatically.
+
+    Args:
+        path: A ``.keras`` or ``.h5`` file.
+        preprocessing: One of ``PREPROCESSING`` (how pixels in [0, 255] become the model's input).
+        class_names: Names of its classes; ``class 0``, ``class 1``, ... by default.
+
+    Returns:
+        The bundle.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Not a Keras model, refused by safe mode, not an image
+            classifier (square image input, softmax Dense last), or unknown
+            preprocessing.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model file {path}")
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(f"unknown preprocessing {preprocessing!r}; choose one of {list(PREPROCESSING)}")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many kinds for bad files
+        raise ValueError(f"{path} could not be loaded as a Keras model (safe mode): {error}") from None
+    shape = model.input_shape
+    if not (isinstance(shape, tuple) and len(shape) == 4 and shape[-1] == 3):
+        raise ValueError(f"{path} is not an image classifier: its input has shape {shape}, not (batch, size, size, 3)")
+    last = model.layers[-1]
+    if not (isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax"):
+        raise ValueError(f"{path} is not an image classifier: its last layer must be a softmax Dense, got {last.name}")
+    names = list(class_names) if class_names else [f"class {i}" for i in range(last.units)]
+    if len(names) != last.units:
+        raise ValueError(f"{len(names)} class names given for a model with {last.units} classes")
+    bundle = bundle_from_model(model, PREPROCESSING[preprocessing], name=path.stem, choice=f"model file {path}")
+    bundle.class_names = names
+    return bundle
+
+
+def load_model(name: str = AUTO, preprocessing: str | None = None, class_names: list[str] | None = None) -> ModelBundle:
     """Load a model by name, with what the methods need.
 
     Args:
-        name: ``vgg16``, ``efficientnet_lite0`` or ``auto`` (the default).
+        name: ``vgg16``, ``efficientnet_lite0``, ``auto`` (the default), or
+            the path of a saved Keras classifier (``.keras``, ``.h5``).
+        preprocessing: For a model file: a key of ``PREPROCESSING``.
+        class_names: For a model file: its class names.
 
     Returns:
         The bundle; ``bundle.choice`` says why this model was used.
     """
+    if is_model_file(name):
+        return load_model_file(name, preprocessing or "none", class_names)
     resolved, reason = resolve_model_name(name)
     bundle = REGISTRY[resolved]()
     bundle.choice = reason

@@ -140,15 +140,19 @@ def start_section(
     profile: str | None = None,
     seed: int = 0,
     output_dir: str | Path | None = None,
+    preprocessing: str | None = None,
+    class_names: list[str] | None = None,
 ) -> SectionRun:
     """Set up a section notebook.
 
     Args:
         section: Notebook stem, e.g. ``"03_attention"``.
-        model_name: ``auto``, ``vgg16`` or ``efficientnet_lite0``.
+        model_name: ``auto``, ``vgg16``, ``efficientnet_lite0`` or a ``.keras``/``.h5`` file.
         profile: ``full``, ``quick`` or ``None`` (``$REPORT_PROFILE``, else full).
         seed: Seed for Python, NumPy and TensorFlow.
         output_dir: Where figures go; ``build/figures/<section>`` by default.
+        preprocessing: For a model file: how pixels become its input (``models.PREPROCESSING``).
+        class_names: For a model file: its class names.
 
     Returns:
         The run, after printing the model banner and writing ``run.json``.
@@ -156,7 +160,7 @@ def start_section(
     started = time.time()
     keras.utils.set_random_seed(seed)
     resolved_profile = get_profile(profile)
-    bundle = load_model(model_name)
+    bundle = load_model(model_name, preprocessing, class_names)
     run = SectionRun(section, bundle, resolved_profile, seed, figures_dir(section, output_dir), started)
     print(banner(bundle, resolved_profile, seed))
     run.record()

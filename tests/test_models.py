@@ -85,3 +85,73 @@ def test_bundle_from_model_checks_the_model():
     assert bundle.cam_layer == "c" and bundle.conv_layers == ["c"]
     with pytest.raises(ValueError, match="no layer 'nope'; conv layers: \\['c'\\]"):
         bundle.layer("nope")
+
+
+# --- your own model -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_model(tiny_bundle, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "squares.keras"
+    tiny_bundle.model.save(path)
+    return path
+
+
+def test_own_model_file_loads_with_its_metadata(saved_model, tiny_bundle, tiny_test_set):
+    bundle = load_model(str(saved_model), preprocessing="unit", class_names=["red square", "blue square"])
+    assert bundle.name == "squares" and bundle.cam_layer == "last_conv"
+    assert bundle.conv_layers == ["conv1", "conv2", "last_conv"] and bundle.input_size == 32
+    images, labels, _ = tiny_test_set
+    np.testing.assert_allclose(bundle.predict(images[:4]), tiny_bundle.predict(images[:4]), atol=1e-6)
+    top = bundle.decode(bundle.predict(images[:1]), top=5)[0]
+    assert len(top) == 2 and top[0].name in ("red square", "blue square")
+    assert "model file" in bundle.choice
+
+
+def test_own_model_errors(tmp_path, saved_model):
+    from report_lib.models import load_model_file
+
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        load_model_file(tmp_path / "missing.keras")
+    (tmp_path / "notes.keras").write_text("not a model")
+    with pytest.raises(ValueError, match="could not be loaded as a Keras model"):
+        load_model_file(tmp_path / "notes.keras")
+    with pytest.raises(ValueError, match="unknown preprocessing 'imagenet'"):
+        load_model_file(saved_model, preprocessing="imagenet")
+    with pytest.raises(ValueError, match="3 class names given for a model with 2 classes"):
+        load_model_file(saved_model, class_names=["a", "b", "c"])
+    inputs = keras.Input((10,))
+    keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs)).save(tmp_path / "table.keras")
+    with pytest.raises(ValueError, match="not an image classifier: its input has shape"):
+        load_model_file(tmp_path / "table.keras")
+
+
+def test_unsafe_model_file_is_refused(tmp_path):
+    from report_lib.models import load_model_file
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Lambda(lambda t: t * 2.0)(inputs)
+    x = keras.layers.Flatten()(keras.layers.Conv2D(2, 3)(x))
+    keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x)).save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match="safe mode"):
+        load_model_file(tmp_path / "lambda.keras")
+
+
+def test_attention_notebook_runs_on_an_own_model(saved_model, tiny_test_set, tmp_path, monkeypatch):
+    import papermill
+    from PIL import Image
+
+    from report_lib.config import repo_root
+
+    images = []
+    for index, image in enumerate(tiny_test_set[0][:2]):
+        Image.fromarray(image).save(tmp_path / f"square{index}.png")
+        images.append(str(tmp_path / f"square{index}.png"))
+    monkeypatch.setenv("REPORT_PROFILE", "quick")
+    notebook = repo_root() / "notebooks" / "03_attention.ipynb"
+    papermill.execute_notebook(
+        str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(notebook.parent), progress_bar=False,
+        parameters={"model_name": str(saved_model), "images": images, "preprocessing": "unit",
+                    "class_names": ["red square", "blue square"], "output_dir": str(tmp_path / "figures")},
+    )
+    assert {p.name for p in (tmp_path / "figures").glob("*.png")} == {"top5.png", "smoothgrad.png", "gradcam.png", "cam_family.png"}

@@ -11,7 +11,7 @@ from report_lib.section import banner, package_versions, start_section
 
 def test_start_section_announces_and_records(monkeypatch, tmp_path, capsys, tiny_bundle):
     tiny_bundle.choice = "auto fell back to the embedded model: test"
-    monkeypatch.setattr(section, "load_model", lambda name: tiny_bundle)
+    monkeypatch.setattr(section, "load_model", lambda name, *args: tiny_bundle)
     run = start_section("99_demo", "auto", "quick", seed=3, output_dir=tmp_path)
     printed = capsys.readouterr().out
     assert "MODEL: small_cnn" in printed and "PROFILE: quick" in printed and "fell back" in printed
@@ -41,7 +41,7 @@ def test_show_animation_saves_and_embeds(monkeypatch, tmp_path, tiny_bundle):
 
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda data, raw=False: shown.append(data))
-    monkeypatch.setattr(section, "load_model", lambda name: tiny_bundle)
+    monkeypatch.setattr(section, "load_model", lambda name, *args: tiny_bundle)
     run = start_section("99_demo", output_dir=tmp_path)
     import numpy as np
 
