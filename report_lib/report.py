@@ -38,6 +38,7 @@ class SectionPage:
     page: str
     run: dict
     failure: str = ""
+    thumbnail: str = ""
 
 
 class StripStderr(Preprocessor):
@@ -85,7 +86,23 @@ def render_section(notebook_path: Path, out_dir: Path, figures_root: Path) -> Se
     (out_dir / page).write_text(body, encoding="utf-8")
     run_file = figures_root / notebook_path.stem / RUN_FILE
     run = json.loads(run_file.read_text()) if run_file.exists() else {}
-    return SectionPage(notebook_path.stem, title, summary, page, run)
+    thumbnail = _thumbnail(figures_root / notebook_path.stem, run.get("figures", []), out_dir, notebook_path.stem)
+    return SectionPage(notebook_path.stem, title, summary, page, run, thumbnail=thumbnail)
+
+
+def _thumbnail(folder: Path, figures: list[str], out_dir: Path, stem: str, width: int = 220) -> str:
+    """A small copy of the section's key figure (its last PNG) for the contents page."""
+    pictures = [name for name in figures if name.endswith(".png") and (folder / name).exists()]
+    if not pictures:
+        return ""
+    from PIL import Image
+
+    target = out_dir / "thumbs" / f"{stem}.png"
+    target.parent.mkdir(exist_ok=True)
+    with Image.open(folder / pictures[-1]) as picture:
+        picture.thumbnail((width, width))
+        picture.save(target)
+    return f"thumbs/{target.name}"
 
 
 def _run_header(sections: list[SectionPage]) -> str:
@@ -115,7 +132,8 @@ def _card(section: SectionPage) -> str:
     meta = ""
     if section.run:
         meta = f"<p class='meta'>model {html.escape(section.run.get('model', '?'))}, {section.run.get('seconds', '?')} s</p>"
-    return f"<li>{link}{failed}<p>{html.escape(section.summary)}</p>{meta}</li>"
+    picture = f"<img class='thumb' src='{section.thumbnail}' alt='key figure of {title}'>" if section.thumbnail else ""
+    return f"<li>{picture}{link}{failed}<p>{html.escape(section.summary)}</p>{meta}<div class='clear'></div></li>"
 
 
 def render_index(sections: list[SectionPage], out_dir: Path) -> Path:
@@ -139,6 +157,8 @@ table.run {{ background: #f4f4f8; padding: .5em 1em; border-radius: 6px; margin-
 ol.sections li {{ margin-bottom: 1em; }} ol.sections a {{ font-size: 1.2em; }}
 .meta {{ color: #666; font-size: .9em; }}
 .failed {{ color: #a00; font-weight: bold; }}
+img.thumb {{ float: right; max-width: 220px; max-height: 160px; margin: 0 0 .5em 1em; border: 1px solid #ddd; }}
+.clear {{ clear: both; }}
 </style></head><body>
 <h1>Visualising Deep Convolutional Neural Networks</h1>
 {_run_header(sections)}

@@ -27,8 +27,12 @@ def build(tmp_path):
         (figures / stem).mkdir(parents=True)
         (figures / stem / "run.json").write_text(
             json.dumps({"model": "efficientnet_lite0", "model_choice": "auto fell back", "profile": {"name": "quick"},
-                        "seed": 0, "seconds": 1.5, "packages": {"keras": "3"}})
+                        "seed": 0, "seconds": 1.5, "packages": {"keras": "3"}, "figures": ["first.png", "key.png"]})
         )
+        from PIL import Image
+
+        for name in ("first.png", "key.png"):
+            Image.new("RGB", (600, 400), (200, 30, 30)).save(figures / stem / name)
     return executed, figures, tmp_path / "report"
 
 
@@ -38,6 +42,11 @@ def test_contents_page_links_every_section(build):
     assert "href='01_first.html'" in index and "href='03_attention.html'" in index
     assert "First section" in index and "What this section shows." in index
     assert "efficientnet_lite0" in index and "auto fell back" in index
+    # A thumbnail of each section's key figure (its last one).
+    assert "src='thumbs/03_attention.png'" in index
+    from PIL import Image
+
+    assert max(Image.open(out / "thumbs" / "03_attention.png").size) <= 220
 
 
 def test_section_pages_hide_tagged_input_and_stderr(build):
