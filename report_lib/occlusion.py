@@ -171,13 +171,3 @@ def map_agreement(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
     peak_first = np.array(np.unravel_index(np.argmax(first), first.shape))
     peak_second = np.array(np.unravel_index(np.argmax(second), second.shape))
     return {"rank_correlation": float(correlation), "peak_distance": float(np.linalg.norm(peak_first - peak_second))}
-
-
-def markdown_table(header: list[str], rows: list[list[object]]) -> str:
-    """A Markdown table (numbers with two decimals)."""
-    def cell(value: object) -> str:
-        return f"{value:.2f}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)

@@ -11,7 +11,6 @@ from report_lib.occlusion import (
     OcclusionDataError,
     load_boxes,
     map_agreement,
-    markdown_table,
     occlude,
     sensitivity_map,
 )
@@ -99,10 +98,9 @@ def test_sensitivity_map_checks_its_arguments(tiny_bundle, tiny_test_set):
         sensitivity_map(tiny_bundle, image, 0, patch=64)
 
 
-def test_map_agreement_and_tables():
+def test_map_agreement():
     ramp = np.arange(16.0).reshape(4, 4)
     same = map_agreement(ramp, ramp)
     assert same["rank_correlation"] == pytest.approx(1.0) and same["peak_distance"] == 0
     flipped = map_agreement(ramp, ramp[::-1, ::-1])
     assert flipped["rank_correlation"] == pytest.approx(-1.0) and flipped["peak_distance"] == pytest.approx(np.sqrt(18))
-    assert markdown_table(["a", "b"], [["x", 0.123]]) == "| a | b |\n|---|---|\n| x | 0.12 |"
