@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from report_lib.config import PROFILE_ENV, build_dir, repo_root
+from report_lib.config import PROFILE_ENV, build_dir, repo_root, section_notebooks
 
 STATUS_FILE = "status.json"
 
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--executed", type=Path, default=build_dir() / "executed")
     parser.add_argument("--out", type=Path, default=build_dir() / "report")
     args = parser.parse_args()
-    notebooks = args.notebooks or sorted((repo_root() or Path.cwd()) .joinpath("notebooks").glob("[0-9]*.ipynb"))
+    notebooks = args.notebooks or section_notebooks((repo_root() or Path.cwd()) / "notebooks")
     statuses = build([n.resolve() for n in notebooks], args.profile, args.model, args.executed, args.out)
     sys.exit(0 if all(s.ok for s in statuses) else 1)
 

@@ -151,6 +151,15 @@ def data_file(name: str, timeout: float = 10.0) -> Path:
     return cached
 
 
+#: Section notebooks are the numbered ones: ``01_dense_layers.ipynb``, ...
+SECTION_NOTEBOOKS = "[0-9]*.ipynb"
+
+
+def section_notebooks(folder: str | Path) -> list[Path]:
+    """The section notebooks of a folder (``notebooks/``, ``build/executed/``), in order."""
+    return sorted(Path(folder).glob(SECTION_NOTEBOOKS))
+
+
 def repo_root() -> Path | None:
     """The checkout this package lives in, or ``None`` when installed elsewhere."""
     candidate = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from report_lib.config import REPO_BRANCH, REPO_SLUG, REPO_URL, repo_root
+from report_lib.config import REPO_BRANCH, REPO_SLUG, REPO_URL, repo_root, section_notebooks
 
 INSTALL_CELL_TAG = "colab-install"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -60,7 +60,7 @@ def notebook_table(notebooks: list[Path]) -> str:
 
 
 def _section_notebooks(root: Path) -> list[Path]:
-    return sorted((root / "notebooks").glob("[0-9]*.ipynb"))
+    return section_notebooks(root / "notebooks")
 
 
 def _replace_block(text: str, block: str, content: str) -> str:

@@ -19,7 +19,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from traitlets.config import Config
 
-from report_lib.config import build_dir
+from report_lib.config import build_dir, section_notebooks
 from report_lib.links import notebook_title_and_summary
 from report_lib.section import RUN_FILE
 
@@ -185,7 +185,7 @@ def build_report(executed_dir: Path, out_dir: Path, figures_root: Path | None = 
         Path of ``index.html``.
     """
     status = status or {}
-    notebooks = sorted(executed_dir.glob("[0-9]*.ipynb"))
+    notebooks = section_notebooks(executed_dir)
     if not notebooks and not status:
         raise FileNotFoundError(f"no executed notebooks in {executed_dir}")
     staging = out_dir.with_name(out_dir.name + ".tmp")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from report_lib.config import build_dir, repo_root
+from report_lib.config import build_dir, repo_root, section_notebooks
 from report_lib.report import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not instal
 def report(tmp_path_factory):
     """The report rendered from the notebooks in the repository (outputs of a full run)."""
     executed = tmp_path_factory.mktemp("executed")
-    for notebook in sorted((repo_root() / "notebooks").glob("[0-9]*.ipynb")):
+    for notebook in section_notebooks(repo_root() / "notebooks"):
         shutil.copy(notebook, executed)
     out = build_dir() / "browser-test" / "report"
     build_report(executed, out)

@@ -42,3 +42,11 @@ def test_data_file_in_a_checkout():
     assert data_file("occlusions.json").read_text().startswith("{")
     with pytest.raises(FileNotFoundError, match="no data file"):
         data_file("missing.json")
+
+
+def test_section_notebooks_are_the_numbered_ones(tmp_path):
+    from report_lib.config import section_notebooks
+
+    for name in ("02_b.ipynb", "01_a.ipynb", "scratch.ipynb", "03_c.txt"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in section_notebooks(tmp_path)] == ["01_a.ipynb", "02_b.ipynb"]
