@@ -281,6 +281,24 @@ class Explainer:
         return getattr(self, method)(images, class_ids, **options)
 
 
+def explainer_for(bundle: ModelBundle, layer: str | None = None) -> Explainer:
+    """The bundle's explainer for a CAM layer, built (and compiled) once and
+    then reused, so that running several methods on one model, as the metrics
+    do for every randomized model, traces its functions only once.
+
+    Args:
+        bundle: The model.
+        layer: CAM layer; ``bundle.cam_layer`` by default.
+
+    Returns:
+        The cached explainer.
+    """
+    key = ("explainer", layer or bundle.cam_layer)
+    if key not in bundle._cache:
+        bundle._cache[key] = Explainer(bundle, layer)
+    return bundle._cache[key]
+
+
 #: Display names of the methods, in the order the course presents them.
 METHODS: dict[str, str] = {
     "saliency": "Saliency",

@@ -315,7 +315,7 @@ def standard_explainers(
     Returns:
         Method name -> function.
     """
-    from report_lib.attention import Explainer
+    from report_lib.attention import explainer_for
     from report_lib.occlusion import sensitivity_map
 
     def occlusion(model: ModelBundle, images: np.ndarray, classes: Sequence[int]) -> np.ndarray:
@@ -327,11 +327,11 @@ def standard_explainers(
         return np.stack([random_map(images.shape[1:3], seed=seed + index) for index in range(len(images))])
 
     return {
-        "saliency": lambda model, x, c: Explainer(model).saliency(x, c),
-        "SmoothGrad": lambda model, x, c: Explainer(model).smoothgrad(x, c, samples=smoothgrad_samples, seed=seed),
-        "Grad-CAM": lambda model, x, c: Explainer(model).gradcam(x, c),
-        "Grad-CAM++": lambda model, x, c: Explainer(model).gradcam_plus_plus(x, c),
-        "Score-CAM": lambda model, x, c: Explainer(model).scorecam(x, c, max_channels=scorecam_max_channels),
+        "saliency": lambda model, x, c: explainer_for(model).saliency(x, c),
+        "SmoothGrad": lambda model, x, c: explainer_for(model).smoothgrad(x, c, samples=smoothgrad_samples, seed=seed),
+        "Grad-CAM": lambda model, x, c: explainer_for(model).gradcam(x, c),
+        "Grad-CAM++": lambda model, x, c: explainer_for(model).gradcam_plus_plus(x, c),
+        "Score-CAM": lambda model, x, c: explainer_for(model).scorecam(x, c, max_channels=scorecam_max_channels),
         "occlusion": occlusion,
         "random": random_maps,
     }

@@ -52,6 +52,9 @@ class ModelBundle:
         choice: Why this model was chosen (filled in by ``auto``).
         class_names: Names of the classes of a model of your own; ``None``
             means the 1000 ImageNet classes.
+
+    The bundle also keeps compiled helpers built for it (see
+    ``attention.explainer_for``) in a private cache.
     """
 
     name: str

@@ -193,3 +193,12 @@ def test_saliency_matches_tf_keras_vis(explainer, reference, tiny_bundle):
     # respect to pixels. Preprocessing here is x / 255, a constant factor that the
     # normalization removes.
     np.testing.assert_allclose(explainer.saliency(images, labels), expected, rtol=1e-3, atol=1e-4)
+
+
+def test_explainer_for_builds_once_per_model_and_layer(tiny_bundle):
+    from report_lib.attention import explainer_for
+
+    first = explainer_for(tiny_bundle)
+    assert explainer_for(tiny_bundle) is first and first.layer == "last_conv"
+    other = explainer_for(tiny_bundle, "conv2")
+    assert other is not first and other.layer == "conv2"
