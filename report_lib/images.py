@@ -13,7 +13,7 @@ from typing import Callable, Union
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-ImageSource = Union[str, Path, np.ndarray, Image.Image]
+ImageSource = Union[str, Path, np.ndarray, Image.Image, bytes]
 
 URL_TIMEOUT_SECONDS = 10.0
 URL_MAX_BYTES = 20 * 1024 * 1024
@@ -163,7 +163,8 @@ def load_rgb(source: ImageSource, *, timeout: float = URL_TIMEOUT_SECONDS, max_b
 
     Args:
         source: A sample name (see ``SAMPLES``), a file path, an http(s) URL,
-            a numpy array (grayscale, RGB or RGBA) or a PIL image.
+            a numpy array (grayscale, RGB or RGBA), a PIL image, or the
+            bytes of an image file (e.g. an upload).
         timeout: Seconds to wait for a URL.
         max_bytes: Largest download accepted from a URL.
 
@@ -176,6 +177,8 @@ def load_rgb(source: ImageSource, *, timeout: float = URL_TIMEOUT_SECONDS, max_b
     """
     if isinstance(source, Image.Image):
         return _to_rgb(source, "PIL image")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _decode(bytes(source), "the uploaded file")
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source)
     if isinstance(source, str) and source in SAMPLES:

@@ -177,6 +177,45 @@ def plot_maps(
     return fig
 
 
+def plot_explanation(
+    image: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    predictions: Sequence[Prediction],
+    explained: int,
+    title: str = "",
+    panels_per_row: int = 4,
+) -> matplotlib.figure.Figure:
+    """One image, its maps for one class side by side, and its top-5 classes.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        maps: Panel title -> ``(H, W)`` map in ``[0, 1]``, drawn over the image.
+        predictions: The image's top classes (``ModelBundle.decode``).
+        explained: Class id of the maps; its bar is highlighted.
+        title: Title of the image panel.
+        panels_per_row: Image and map panels per row, before wrapping.
+
+    Returns:
+        The figure.
+    """
+    panels = [(title, image, None), *((panel, image, heatmap) for panel, heatmap in maps.items())]
+    per_row = min(panels_per_row, len(panels))
+    rows = int(np.ceil(len(panels) / per_row))
+    fig = plt.figure(figsize=(2.4 * per_row + 3.4, 2.6 * rows))
+    grid = fig.add_gridspec(rows, per_row + 1, width_ratios=[1] * per_row + [1.5])
+    for index, (panel, picture, heatmap) in enumerate(panels):
+        axis = fig.add_subplot(grid[divmod(index, per_row)])
+        axis.imshow(picture if heatmap is None else overlay(picture, heatmap))
+        axis.set_title(panel, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    bars = fig.add_subplot(grid[0, per_row])
+    _bar_chart(bars, predictions, highlight=explained)
+    bars.set_title("top-5 (orange: explained)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_image_grid(
     images: np.ndarray, titles: Sequence[str] | None = None, columns: int = 8, cell: float = 1.25,
     title: str | None = None,

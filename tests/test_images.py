@@ -103,6 +103,13 @@ def test_folder_text_and_truncated_files(tmp_path):
         load_rgb(tmp_path / "cut.png")
 
 
+def test_bytes_of_an_uploaded_file():
+    np.testing.assert_array_equal(load_rgb(_png_bytes(RED)), RED)
+    np.testing.assert_array_equal(load_rgb(memoryview(_png_bytes(RED))), RED)
+    with pytest.raises(ImageLoadError, match="uploaded file is not an image"):
+        load_rgb(b"%PDF-1.4 not a picture")
+
+
 def test_empty_list_and_unknown_type():
     with pytest.raises(ImageLoadError, match="no images"):
         load_images([])

@@ -5,8 +5,10 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from report_lib.imagenet import decode_predictions
-from report_lib.plotting import clip_maps, figure_to_jpeg, overlay, plot_maps, plot_top5, save_fig
+import matplotlib.pyplot as plt
+
+from report_lib.imagenet import Prediction, decode_predictions
+from report_lib.plotting import clip_maps, figure_to_jpeg, overlay, plot_explanation, plot_maps, plot_top5, save_fig
 
 IMAGES = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3), dtype=np.uint8)
 
@@ -70,3 +72,18 @@ def test_animation_gif_has_every_frame():
     assert gif.n_frames == 3 and gif.size == (20, 8)
     with pytest.raises(ValueError):
         animation_gif([])
+
+
+def test_explanation_figure_wraps_panels_and_highlights_the_class():
+    image = np.zeros((16, 16, 3), np.uint8)
+    maps = {f"method {i}": np.full((16, 16), i / 6) for i in range(6)}
+    predictions = [Prediction(i, "", f"class {i}", p) for i, p in enumerate([0.5, 0.3, 0.1, 0.05, 0.05])]
+    fig = plot_explanation(image, maps, predictions, explained=1, title="x", panels_per_row=4)
+    panels, bars = fig.axes[:-1], fig.axes[-1]
+    assert [a.get_title() for a in panels] == ["x", *maps]
+    rows = {round(a.get_position().y0, 3) for a in panels}
+    assert len(rows) == 2  # 7 panels, 4 per row
+    orange = [i for i, patch in enumerate(bars.patches)
+              if patch.get_facecolor()[:3] == matplotlib.colors.to_rgb("tab:orange")]
+    assert [predictions[::-1][i].name for i in orange] == ["class 1"]  # bars run bottom-up
+    plt.close(fig)
