@@ -2,6 +2,7 @@
 #   make report   build the environment, run every notebook, render build/report/index.html
 #   make test     build the environment, run the unit tests and the notebook checks
 # Settings: PROFILE=full|quick, MODEL=auto|vgg16|efficientnet_lite0, PYTHON=python3
+# Also: make bench (benchmarks/run.py), make notebooks, make links, make clean
 
 PYTHON ?= python3
 PROFILE ?= full
@@ -15,7 +16,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: env browser report test unit-tests notebook-tests notebooks links clean
+.PHONY: env browser report test unit-tests notebook-tests notebooks links bench clean
 
 env: $(STAMP)
 
@@ -61,6 +62,10 @@ notebooks: $(STAMP)
 # Regenerate the README's notebook table and the Colab install cells from report_lib/config.py.
 links: $(STAMP)
 	$(BIN)/python -m report_lib.links
+
+# Every method against tf-keras-vis or an eager baseline (about N minutes on 2 cores); table in the README.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf build

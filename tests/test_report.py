@@ -14,7 +14,8 @@ def _executed_notebook(path, title):
         new_output("stream", name="stdout", text="visible output\n"),
         new_output("stream", name="stderr", text="I0000 oneDNN chatter\n"),
     ]
-    notebook = new_notebook(cells=[new_markdown_cell(f"# {title}\n\nWhat this section shows."), hidden, shown])
+    collapsed = new_code_cell("long_plotting_glue = 2", metadata={"tags": ["collapse-input"]})
+    notebook = new_notebook(cells=[new_markdown_cell(f"# {title}\n\nWhat this section shows."), hidden, shown, collapsed])
     nbformat.write(notebook, path)
 
 
@@ -57,6 +58,10 @@ def test_section_pages_hide_tagged_input_and_stderr(build):
     assert "secret_setup" not in page
     assert "oneDNN chatter" not in page
     assert 'href="index.html"' in page
+    # collapse-input: the code is on the page, inside a closed <details>; other code is not.
+    details = page.split('<details class="collapsed-code">')
+    assert len(details) == 2 and "long_plotting_glue" in details[1].split("</details>")[0]
+    assert "long_plotting_glue" not in details[0] and "print" in details[0]
 
 
 def test_failed_build_keeps_the_previous_report(build):

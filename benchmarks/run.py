@@ -1,0 +1,307 @@
+"""Every method of report_lib against its tf-keras-vis counterpart, or a plain
+eager baseline where tf-keras-vis has none, in the same process, on the
+embedded EfficientNet-Lite0 and on VGG16 with random weights (its speed does
+not depend on the weights, so no download is needed).
+
+Each side is called once untimed (tracing, model cloning, first-call costs:
+its peak memory is measured then), then ``--repeats`` times; the table shows
+the median of those calls and the ratio baseline / report_lib. Peak memory is
+the rise of the process' resident set (VmHWM, reset before the call) during
+that first call, so it includes what tracing and cloning allocate.
+
+Usage:
+    python benchmarks/run.py [--models efficientnet_lite0,vgg16] [--repeats 3] [--json build/benchmarks.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import report_lib  # noqa: F401  (sets TensorFlow's environment before it starts)
+
+import numpy as np
+import tensorflow as tf
+
+from report_lib.images import load_images
+from report_lib.models import ModelBundle, efficientnet_lite0_bundle, vgg16_bundle
+
+SAMPLES = ("chelsea", "coffee", "motorcycle", "grace_hopper")
+CLASSES = (285, 967, 665, 652)  # the embedded model's top-1 classes of the samples
+ATTENTION_IMAGES = 2
+SMOOTHGRAD_SAMPLES = 16
+SCORECAM_CHANNELS = 32
+OCCLUSION_PATCH, OCCLUSION_STRIDE = 32, 16
+CURVE_STEPS = 32
+FEATUREVIS_STEPS = 20
+FEATUREVIS_CLASSES = 4
+PATCH_STEPS, PATCH_BATCH = 10, 8
+
+LOADERS: dict[str, Callable[[], ModelBundle]] = {
+    "efficientnet_lite0": efficientnet_lite0_bundle,
+    "vgg16": lambda: vgg16_bundle(weights=None),
+}
+
+
+@dataclass
+class Case:
+    """One method: report_lib's call and the baseline's, on the same work."""
+
+    method: str
+    work: str
+    baseline: str
+    ours: Callable[[], object]
+    theirs: Callable[[], object]
+
+
+@dataclass
+class Timing:
+    """Median seconds of the repeated calls and peak memory of the first one."""
+
+    seconds: float
+    first_seconds: float
+    peak_mb: float | None
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := VmRSS
+        return True
+    except OSError:
+        return False
+
+
+def measure(call: Callable[[], object], repeats: int) -> Timing:
+    """Time ``call``: one first call (with its peak memory), then ``repeats`` more.
+
+    Args:
+        call: The work.
+        repeats: Timed calls after the first.
+
+    Returns:
+        The timing; ``peak_mb`` is ``None`` where the peak resident set cannot
+        be reset (not Linux).
+    """
+    can_reset = _reset_peak()
+    before = _status_kb("VmRSS")
+    start = time.perf_counter()
+    call()
+    first = time.perf_counter() - start
+    peak = _status_kb("VmHWM") if can_reset else None
+    peak_mb = (peak - before) / 1024 if peak is not None and before is not None else None
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - start)
+    return Timing(statistics.median(seconds), first, peak_mb)
+
+
+def eagerly(call: Callable[[], object]) -> Callable[[], object]:
+    """The same report_lib code with every ``tf.function`` run as plain eager Python."""
+
+    def run():
+        tf.config.run_functions_eagerly(True)
+        try:
+            return call()
+        finally:
+            tf.config.run_functions_eagerly(False)
+
+    return run
+
+
+def attention_cases(bundle: ModelBundle, images: np.ndarray, classes: list[int]) -> list[Case]:
+    """Saliency, SmoothGrad and the CAM family against tf-keras-vis 0.8.7."""
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+    from tf_keras_vis.saliency import Saliency
+    from tf_keras_vis.scorecam import Scorecam
+    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    from report_lib.attention import explainer_for
+
+    explainer = explainer_for(bundle)
+    inputs = bundle.preprocess(tf.constant(images, tf.float32)).numpy()
+    score = CategoricalScore(classes)
+    saliency = Saliency(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
+    cam_options = {"penultimate_layer": bundle.cam_layer}
+    gradcam = Gradcam(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
+    gradcam_pp = GradcamPlusPlus(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
+    scorecam = Scorecam(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
+    work = f"{len(images)} images"
+    return [
+        Case("saliency", work, "tf-keras-vis Saliency",
+             lambda: explainer.saliency(images, classes), lambda: saliency(score, inputs)),
+        Case("SmoothGrad", f"{work} x {SMOOTHGRAD_SAMPLES} samples", "tf-keras-vis Saliency(smooth_samples)",
+             lambda: explainer.smoothgrad(images, classes, samples=SMOOTHGRAD_SAMPLES),
+             lambda: saliency(score, inputs, smooth_samples=SMOOTHGRAD_SAMPLES, smooth_noise=0.2)),
+        Case("Grad-CAM", work, "tf-keras-vis Gradcam",
+             lambda: explainer.gradcam(images, classes), lambda: gradcam(score, inputs, **cam_options)),
+        Case("Grad-CAM++", work, "tf-keras-vis GradcamPlusPlus",
+             lambda: explainer.gradcam_plus_plus(images, classes), lambda: gradcam_pp(score, inputs, **cam_options)),
+        Case("Score-CAM", f"{work}, {SCORECAM_CHANNELS} channels", "tf-keras-vis Scorecam(max_N)",
+             lambda: explainer.scorecam(images, classes, max_channels=SCORECAM_CHANNELS),
+             lambda: scorecam(score, inputs, max_N=SCORECAM_CHANNELS, **cam_options)),
+    ]
+
+
+def _one_image_at_a_time(bundle: ModelBundle, images: np.ndarray, class_id: int) -> np.ndarray:
+    """The plain baseline of batched prediction: one eager model call per image."""
+    return np.array([float(bundle.model(bundle.preprocess(tf.constant(image[None], tf.float32)))[0, class_id])
+                     for image in images])
+
+
+def perturbation_cases(bundle: ModelBundle, image: np.ndarray, class_id: int) -> list[Case]:
+    """Occlusion and the deletion curve, which tf-keras-vis does not have:
+    against one eager model call per perturbed image."""
+    from report_lib.attention import explainer_for
+    from report_lib.metrics import deletion_insertion
+    from report_lib.occlusion import OCCLUDER_VALUE, sensitivity_map
+
+    size = bundle.input_size
+    positions = [(top, left) for top in range(0, size - OCCLUSION_PATCH + 1, OCCLUSION_STRIDE)
+                 for left in range(0, size - OCCLUSION_PATCH + 1, OCCLUSION_STRIDE)]
+
+    def occluded_copies() -> np.ndarray:
+        copies = np.repeat(image[None].astype(np.float32), len(positions), axis=0)
+        for copy, (top, left) in zip(copies, positions):
+            copy[top : top + OCCLUSION_PATCH, left : left + OCCLUSION_PATCH] = OCCLUDER_VALUE
+        return copies
+
+    heatmap = explainer_for(bundle).gradcam(image[None], class_id)[0]
+    order = np.argsort(-heatmap, axis=None, kind="stable")
+
+    def deleted_copies() -> np.ndarray:
+        copies = np.repeat(image[None].astype(np.float32), CURVE_STEPS + 1, axis=0)
+        per_step = int(np.ceil(order.size / CURVE_STEPS))
+        for step in range(1, CURVE_STEPS + 1):
+            rows, columns = np.unravel_index(order[: step * per_step], heatmap.shape)
+            copies[step, rows, columns] = OCCLUDER_VALUE
+        return copies
+
+    return [
+        Case("occlusion", f"{len(positions)} positions", "eager, one image per call",
+             lambda: sensitivity_map(bundle, image, class_id, patch=OCCLUSION_PATCH, stride=OCCLUSION_STRIDE),
+             lambda: _one_image_at_a_time(bundle, occluded_copies(), class_id)),
+        Case("deletion curve", f"{CURVE_STEPS} steps", "eager, one image per call",
+             lambda: deletion_insertion(bundle, image, class_id, heatmap, "deletion", steps=CURVE_STEPS),
+             lambda: _one_image_at_a_time(bundle, deleted_copies(), class_id)),
+    ]
+
+
+def optimization_cases(bundle: ModelBundle, images: np.ndarray) -> list[Case]:
+    """Activation maximization (against tf-keras-vis' ActivationMaximization
+    with the same recipe), Lucid's recipe and the adversarial patch (against
+    the same code run eagerly)."""
+    from tf_keras_vis.activation_maximization import ActivationMaximization
+    from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    from report_lib.adversarial_patch import train_patch
+    from report_lib.featurevis import visualize
+    from report_lib.objectives import class_logit
+
+    classes = list(CLASSES[:FEATUREVIS_CLASSES])
+    objectives = [class_logit(c) for c in classes]
+    maximizer = ActivationMaximization(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
+    seed_input = tf.random.uniform((len(classes), bundle.input_size, bundle.input_size, 3), 0, 255, seed=0)
+
+    def lucid():
+        return visualize(bundle, objectives, "lucid", steps=FEATUREVIS_STEPS, progress=False)
+
+    def patch():
+        return train_patch(bundle, images, target=859, steps=PATCH_STEPS, batch_size=PATCH_BATCH, progress=False)
+
+    work = f"{len(classes)} classes x {FEATUREVIS_STEPS} steps"
+    return [
+        Case("activation maximization", work, "tf-keras-vis ActivationMaximization",
+             lambda: visualize(bundle, objectives, "tf-keras-vis", steps=FEATUREVIS_STEPS, progress=False),
+             lambda: maximizer(CategoricalScore(classes), seed_input=seed_input, steps=FEATUREVIS_STEPS)),
+        Case("feature vis., Lucid recipe", work, "same code, eager", lucid, eagerly(lucid)),
+        Case("adversarial patch", f"{PATCH_STEPS} steps x {PATCH_BATCH} images", "same code, eager",
+             patch, eagerly(patch)),
+    ]
+
+
+def run_model(name: str, repeats: int, methods: set[str] | None) -> list[dict]:
+    """Benchmark every case on one model; prints one line per case as it goes."""
+    bundle = LOADERS[name]()
+    images = load_images(list(SAMPLES), bundle.input_size)
+    classes = list(CLASSES[:ATTENTION_IMAGES])
+    cases = (attention_cases(bundle, images[:ATTENTION_IMAGES], classes)
+             + perturbation_cases(bundle, images[0], CLASSES[0])
+             + optimization_cases(bundle, images))
+    rows = []
+    for case in cases:
+        if methods and case.method not in methods:
+            continue
+        theirs = measure(case.theirs, repeats)
+        ours = measure(case.ours, repeats)
+        row = {"model": name, "method": case.method, "work": case.work, "baseline": case.baseline,
+               "baseline_timing": asdict(theirs), "report_lib_timing": asdict(ours),
+               "speed_up": theirs.seconds / ours.seconds}
+        rows.append(row)
+        print(format_row(row), flush=True)
+    return rows
+
+
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{max(value, 0.0):.0f}"
+
+
+TABLE_HEADER = ("| model | method | work | baseline | baseline s | report_lib s | speed-up "
+                "| peak MB baseline | peak MB report_lib |\n"
+                "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+
+
+def format_row(row: dict) -> str:
+    """One markdown table row of a result."""
+    theirs, ours = row["baseline_timing"], row["report_lib_timing"]
+    return (f"| {row['model']} | {row['method']} | {row['work']} | {row['baseline']} | {theirs['seconds']:.3f} "
+            f"| {ours['seconds']:.3f} | {row['speed_up']:.1f}x | {_mb(theirs['peak_mb'])} | {_mb(ours['peak_mb'])} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="efficientnet_lite0,vgg16", help="comma-separated: " + ", ".join(LOADERS))
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls after the first (median shown)")
+    parser.add_argument("--methods", default="", help="comma-separated subset of the method names (default: all)")
+    parser.add_argument("--json", type=Path, default=Path("build/benchmarks.json"), help="where to save the results")
+    args = parser.parse_args()
+    unknown = set(args.models.split(",")) - set(LOADERS)
+    if unknown:
+        parser.error(f"unknown model(s) {sorted(unknown)}; choose from {list(LOADERS)}")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    methods = set(args.methods.split(",")) if args.methods else None
+    print(f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+          f"TensorFlow {tf.__version__}; median of {args.repeats} calls after a first, untimed one\n")
+    print(TABLE_HEADER, flush=True)
+    rows = [row for name in args.models.split(",") for row in run_model(name, args.repeats, methods)]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"python": sys.version, "tensorflow": tf.__version__, "cores": os.cpu_count(),
+                                     "repeats": args.repeats, "results": rows}, indent=1))
+    print(f"\nsaved {args.json}")
+
+
+if __name__ == "__main__":
+    main()
