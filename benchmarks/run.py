@@ -3,14 +3,17 @@ eager baseline where tf-keras-vis has none, in the same process, on the
 embedded EfficientNet-Lite0 and on VGG16 with random weights (its speed does
 not depend on the weights, so no download is needed).
 
-Each side is called once untimed (tracing, model cloning, first-call costs:
-its peak memory is measured then), then ``--repeats`` times; the table shows
-the median of those calls and the ratio baseline / report_lib. Peak memory is
-the rise of the process' resident set (VmHWM, reset before the call) during
-that first call, so it includes what tracing and cloning allocate.
+Each side is called once untimed (tracing and other first-call costs), then
+``--repeats`` times; the table shows the median of those calls and the ratio
+baseline / report_lib. Peak memory is measured apart, in a fresh process per
+method and side (in one process, memory freed by an earlier case is reused by
+the next and hides its needs): the rise of the resident set during the first
+call (Linux VmHWM, reset just before it), above what loading the model and
+setting up the cases took.
 
 Usage:
-    python benchmarks/run.py [--models efficientnet_lite0,vgg16] [--repeats 3] [--json build/benchmarks.json]
+    python benchmarks/run.py [--models efficientnet_lite0,vgg16] [--repeats 3] [--methods Grad-CAM,occlusion]
+                             [--no-memory] [--json build/benchmarks.json]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -90,29 +94,46 @@ def _reset_peak() -> bool:
 
 
 def measure(call: Callable[[], object], repeats: int) -> Timing:
-    """Time ``call``: one first call (with its peak memory), then ``repeats`` more.
+    """Time ``call``: one first call, then the median of ``repeats`` more.
 
     Args:
         call: The work.
         repeats: Timed calls after the first.
 
     Returns:
-        The timing; ``peak_mb`` is ``None`` where the peak resident set cannot
-        be reset (not Linux).
+        The timing (without memory: see ``first_call_peak_mb``).
     """
-    can_reset = _reset_peak()
-    before = _status_kb("VmRSS")
     start = time.perf_counter()
     call()
     first = time.perf_counter() - start
-    peak = _status_kb("VmHWM") if can_reset else None
-    peak_mb = (peak - before) / 1024 if peak is not None and before is not None else None
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         call()
         seconds.append(time.perf_counter() - start)
-    return Timing(statistics.median(seconds), first, peak_mb)
+    return Timing(statistics.median(seconds), first, None)
+
+
+def first_call_peak_mb(call: Callable[[], object]) -> float | None:
+    """Rise of the peak resident set during one call, in MB; ``None`` where the
+    peak cannot be reset (not Linux)."""
+    if not _reset_peak():
+        return None
+    before = _status_kb("VmRSS")
+    call()
+    peak = _status_kb("VmHWM")
+    return None if peak is None or before is None else (peak - before) / 1024
+
+
+def _probe_memory(model: str, method: str, side: str) -> float | None:
+    """Peak memory of one method's first call, in a fresh Python process."""
+    command = [sys.executable, __file__, "--probe", model, method, side]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        print(f"  (memory probe of {method} / {side} on {model} failed: {result.stderr.strip()[-300:]})", file=sys.stderr)
+        return None
+    return json.loads(lines[-1])["peak_mb"]
 
 
 def eagerly(call: Callable[[], object]) -> Callable[[], object]:
@@ -242,20 +263,27 @@ def optimization_cases(bundle: ModelBundle, images: np.ndarray) -> list[Case]:
     ]
 
 
-def run_model(name: str, repeats: int, methods: set[str] | None) -> list[dict]:
-    """Benchmark every case on one model; prints one line per case as it goes."""
+def model_cases(name: str) -> list[Case]:
+    """Load a model and set up every case on it."""
     bundle = LOADERS[name]()
     images = load_images(list(SAMPLES), bundle.input_size)
     classes = list(CLASSES[:ATTENTION_IMAGES])
-    cases = (attention_cases(bundle, images[:ATTENTION_IMAGES], classes)
-             + perturbation_cases(bundle, images[0], CLASSES[0])
-             + optimization_cases(bundle, images))
+    return (attention_cases(bundle, images[:ATTENTION_IMAGES], classes)
+            + perturbation_cases(bundle, images[0], CLASSES[0])
+            + optimization_cases(bundle, images))
+
+
+def run_model(name: str, repeats: int, methods: set[str] | None, memory: bool) -> list[dict]:
+    """Benchmark every case on one model; prints one table row per case as it goes."""
     rows = []
-    for case in cases:
+    for case in model_cases(name):
         if methods and case.method not in methods:
             continue
         theirs = measure(case.theirs, repeats)
         ours = measure(case.ours, repeats)
+        if memory:
+            theirs.peak_mb = _probe_memory(name, case.method, "baseline")
+            ours.peak_mb = _probe_memory(name, case.method, "report_lib")
         row = {"model": name, "method": case.method, "work": case.work, "baseline": case.baseline,
                "baseline_timing": asdict(theirs), "report_lib_timing": asdict(ours),
                "speed_up": theirs.seconds / ours.seconds}
@@ -285,8 +313,15 @@ def main() -> None:
     parser.add_argument("--models", default="efficientnet_lite0,vgg16", help="comma-separated: " + ", ".join(LOADERS))
     parser.add_argument("--repeats", type=int, default=3, help="timed calls after the first (median shown)")
     parser.add_argument("--methods", default="", help="comma-separated subset of the method names (default: all)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes (one process each)")
     parser.add_argument("--json", type=Path, default=Path("build/benchmarks.json"), help="where to save the results")
+    parser.add_argument("--probe", nargs=3, metavar=("MODEL", "METHOD", "SIDE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        model, method, side = args.probe
+        case = next(c for c in model_cases(model) if c.method == method)
+        print(json.dumps({"peak_mb": first_call_peak_mb(case.ours if side == "report_lib" else case.theirs)}))
+        return
     unknown = set(args.models.split(",")) - set(LOADERS)
     if unknown:
         parser.error(f"unknown model(s) {sorted(unknown)}; choose from {list(LOADERS)}")
@@ -294,9 +329,10 @@ def main() -> None:
         parser.error("--repeats must be at least 1")
     methods = set(args.methods.split(",")) if args.methods else None
     print(f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"TensorFlow {tf.__version__}; median of {args.repeats} calls after a first, untimed one\n")
+          f"TensorFlow {tf.__version__}; median of {args.repeats} calls after a first, untimed one; "
+          f"peak memory of a first call in a fresh process\n")
     print(TABLE_HEADER, flush=True)
-    rows = [row for name in args.models.split(",") for row in run_model(name, args.repeats, methods)]
+    rows = [row for name in args.models.split(",") for row in run_model(name, args.repeats, methods, not args.no_memory)]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"python": sys.version, "tensorflow": tf.__version__, "cores": os.cpu_count(),
                                      "repeats": args.repeats, "results": rows}, indent=1))

@@ -394,6 +394,7 @@ class Explorer:
 
     @property
     def bundle(self) -> ModelBundle:
+        """The model in use."""
         return self._bundles[self.state.model_name]
 
     def set_model(self, name: str, refresh: bool = True) -> None:
@@ -499,6 +500,7 @@ class Explorer:
             self._say(str(error), error=True)
 
     def _quietly(self, action: Callable[[], None]) -> None:
+        # Run an update of the explorer's own widgets without their observers reacting.
         self._busy, busy = True, self._busy
         try:
             action()

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
-from report_lib.models import ModelBundle, bundle_from_model
+from report_lib.models import PREDICT_BATCH, ModelBundle, bundle_from_model
 from report_lib.occlusion import OCCLUDER_VALUE
 
 
@@ -42,7 +42,7 @@ def deletion_insertion(
     heatmap: np.ndarray,
     mode: str = "deletion",
     steps: int = 32,
-    batch_size: int = 33,
+    batch_size: int = PREDICT_BATCH,
 ) -> np.ndarray:
     """Deletion or insertion curve (Petsiuk et al. 2018).
 

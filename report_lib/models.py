@@ -35,6 +35,11 @@ Preprocess = Callable[[tf.Tensor], tf.Tensor]
 CONV_LAYER_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
 
+#: Images per forward pass of ``ModelBundle.predict``: as fast as larger
+#: batches on a CPU once compiled, and a fraction of their memory.
+PREDICT_BATCH = 16
+
+
 @dataclass
 class ModelBundle:
     """A classifier and the facts the visualization methods need.
@@ -68,10 +73,35 @@ class ModelBundle:
     class_names: list[str] | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def predict(self, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
-        """Class probabilities for a batch of RGB ``uint8`` images at ``input_size``."""
-        inputs = self.preprocess(tf.convert_to_tensor(np.asarray(images), tf.float32))
-        return self.model.predict(inputs, batch_size=batch_size, verbose=0)
+    def predict(self, images: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """Class probabilities of RGB images.
+
+        The forward pass is compiled once per model for any batch size, and
+        images go through it ``batch_size`` at a time: the activations, not the
+        images, bound the memory (169 occluded copies of one image in a single
+        batch took 2 GB with EfficientNet-Lite0).
+
+        Args:
+            images: ``(n, input_size, input_size, 3)`` RGB in ``[0, 255]``.
+            batch_size: Images per forward pass.
+
+        Returns:
+            ``(n, classes)`` probabilities.
+        """
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or images.shape[1:] != (self.input_size, self.input_size, 3):
+            raise ValueError(f"expected images of shape (n, {self.input_size}, {self.input_size}, 3), got {images.shape}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        key = ("forward", id(self.model))  # a copy of the bundle with another model must not reuse it
+        if key not in self._cache:
+            spec = tf.TensorSpec([None, self.input_size, self.input_size, 3], tf.float32)
+            self._cache[key] = tf.function(lambda pixels: self.model(self.preprocess(pixels), training=False),
+                                           input_signature=[spec])
+        forward = self._cache[key]
+        outputs = [forward(tf.constant(images[start : start + batch_size])).numpy()
+                   for start in range(0, len(images), batch_size)]
+        return np.concatenate(outputs) if outputs else np.zeros((0, self.model.output_shape[-1]), np.float32)
 
     def decode(self, probabilities: np.ndarray, top: int = 5) -> list[list[Prediction]]:
         """Top classes per image, with names (the offline ImageNet index, or ``class_names``)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from report_lib.models import ModelBundle
+from report_lib.models import PREDICT_BATCH, ModelBundle
 
 #: Grey used to hide regions: the middle of the pixel range.
 OCCLUDER_VALUE = 127.0
@@ -104,15 +104,13 @@ def sensitivity_map(
     class_id: int,
     patch: int = 32,
     stride: int = 8,
-    batch_size: int | None = None,
-    memory_mb: float = 256.0,
+    batch_size: int = PREDICT_BATCH,
     progress: bool = False,
 ) -> np.ndarray:
     """Occlusion sensitivity (Zeiler and Fergus 2014): slide a grey patch over
     the image and record how much the class probability drops at each place.
 
-    Many occluded copies go through the model per forward pass; the batch is
-    sized so that one batch of images stays under ``memory_mb``.
+    Occluded copies go through the model ``batch_size`` at a time.
 
     Args:
         bundle: The model.
@@ -120,8 +118,7 @@ def sensitivity_map(
         class_id: The class whose probability is watched.
         patch: Side of the grey patch, in pixels.
         stride: Step between patch positions, in pixels.
-        batch_size: Occluded copies per forward pass; from ``memory_mb`` when ``None``.
-        memory_mb: Memory budget for one batch of input images.
+        batch_size: Occluded copies per forward pass (bounds the memory).
         progress: Show a progress bar.
 
     Returns:
@@ -134,8 +131,6 @@ def sensitivity_map(
     if not 1 <= patch <= size or stride < 1:
         raise ValueError(f"patch must be in [1, {size}] and stride >= 1; got patch={patch}, stride={stride}")
     positions = [(top, left) for top in range(0, size - patch + 1, stride) for left in range(0, size - patch + 1, stride)]
-    if batch_size is None:
-        batch_size = max(1, int(memory_mb * 2**20 // (size * size * 3 * 4)))
     baseline = float(bundle.predict(image[None])[0, class_id])
     drops = np.zeros(len(positions), np.float32)
     for start in tqdm(range(0, len(positions), batch_size), desc="occlusion", disable=not progress, leave=False):

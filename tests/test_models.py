@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -155,3 +157,24 @@ def test_attention_notebook_runs_on_an_own_model(saved_model, tiny_test_set, tmp
                     "class_names": ["red square", "blue square"], "output_dir": str(tmp_path / "figures")},
     )
     assert {p.name for p in (tmp_path / "figures").glob("*.png")} == {"top5.png", "smoothgrad.png", "gradcam.png", "cam_family.png"}
+
+
+def test_predict_in_batches_matches_one_pass(tiny_bundle, tiny_test_set):
+    images = tiny_test_set[0][:37]
+    expected = tiny_bundle.model(tiny_bundle.preprocess(tf.constant(images, tf.float32)), training=False).numpy()
+    for batch_size in (1, 16, 64):
+        np.testing.assert_allclose(tiny_bundle.predict(images, batch_size=batch_size), expected, atol=1e-5)
+    assert tiny_bundle.predict(images[:0]).shape == (0, 2)
+    with pytest.raises(ValueError, match="expected images of shape \\(n, 32, 32, 3\\)"):
+        tiny_bundle.predict(images[0])
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        tiny_bundle.predict(images, batch_size=0)
+
+
+def test_a_copy_with_another_model_does_not_reuse_the_compiled_forward(tiny_bundle, tiny_test_set):
+    images = tiny_test_set[0][:4]
+    tiny_bundle.predict(images)
+    zeros = keras.models.clone_model(tiny_bundle.model)
+    zeros.set_weights([np.zeros_like(w) for w in tiny_bundle.model.get_weights()])
+    copy = dataclasses.replace(tiny_bundle, model=zeros)  # shares the cache dict
+    np.testing.assert_allclose(copy.predict(images), 0.5, atol=1e-6)  # uniform over 2 classes
