@@ -63,7 +63,7 @@ notebooks: $(STAMP)
 links: $(STAMP)
 	$(BIN)/python -m report_lib.links
 
-# Every method against tf-keras-vis or an eager baseline (about N minutes on 2 cores); table in the README.
+# Every method against tf-keras-vis or an eager baseline (about 13 minutes on 2 cores); table in the README.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 

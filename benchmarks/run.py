@@ -5,15 +5,15 @@ not depend on the weights, so no download is needed).
 
 Each side is called once untimed (tracing and other first-call costs), then
 ``--repeats`` times; the table shows the median of those calls and the ratio
-baseline / report_lib. Peak memory is measured apart, in a fresh process per
-method and side (in one process, memory freed by an earlier case is reused by
-the next and hides its needs): the rise of the resident set during the first
-call (Linux VmHWM, reset just before it), above what loading the model and
-setting up the cases took.
+baseline / report_lib. Peak memory is TensorFlow's own count of the tensor
+memory (activations, gradients, batches) allocated during the first call,
+above what was allocated before it; NumPy arrays are not counted. (The
+process' resident set was tried first: memory freed while loading the model
+stays resident and is reused, which hid most of the methods' needs.)
 
 Usage:
     python benchmarks/run.py [--models efficientnet_lite0,vgg16] [--repeats 3] [--methods Grad-CAM,occlusion]
-                             [--no-memory] [--json build/benchmarks.json]
+                             [--json build/benchmarks.json]
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -75,65 +74,38 @@ class Timing:
     peak_mb: float | None
 
 
-def _status_kb(field: str) -> int | None:
+def _tensor_memory() -> dict[str, int] | None:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := VmRSS
-        return True
-    except OSError:
-        return False
+        return tf.config.experimental.get_memory_info("CPU:0")
+    except (ValueError, RuntimeError):  # allocator without statistics
+        return None
 
 
 def measure(call: Callable[[], object], repeats: int) -> Timing:
-    """Time ``call``: one first call, then the median of ``repeats`` more.
+    """Time ``call``: one first call (with its peak tensor memory), then the
+    median of ``repeats`` more.
 
     Args:
         call: The work.
         repeats: Timed calls after the first.
 
     Returns:
-        The timing (without memory: see ``first_call_peak_mb``).
+        The timing; ``peak_mb`` is ``None`` where TensorFlow keeps no memory statistics.
     """
+    before = _tensor_memory()
+    if before is not None:
+        tf.config.experimental.reset_memory_stats("CPU:0")
     start = time.perf_counter()
     call()
     first = time.perf_counter() - start
+    after = _tensor_memory()
+    peak_mb = (after["peak"] - before["current"]) / 2**20 if before is not None and after is not None else None
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         call()
         seconds.append(time.perf_counter() - start)
-    return Timing(statistics.median(seconds), first, None)
-
-
-def first_call_peak_mb(call: Callable[[], object]) -> float | None:
-    """Rise of the peak resident set during one call, in MB; ``None`` where the
-    peak cannot be reset (not Linux)."""
-    if not _reset_peak():
-        return None
-    before = _status_kb("VmRSS")
-    call()
-    peak = _status_kb("VmHWM")
-    return None if peak is None or before is None else (peak - before) / 1024
-
-
-def _probe_memory(model: str, method: str, side: str) -> float | None:
-    """Peak memory of one method's first call, in a fresh Python process."""
-    command = [sys.executable, __file__, "--probe", model, method, side]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode != 0 or not lines:
-        print(f"  (memory probe of {method} / {side} on {model} failed: {result.stderr.strip()[-300:]})", file=sys.stderr)
-        return None
-    return json.loads(lines[-1])["peak_mb"]
+    return Timing(statistics.median(seconds), first, peak_mb)
 
 
 def eagerly(call: Callable[[], object]) -> Callable[[], object]:
@@ -273,7 +245,7 @@ def model_cases(name: str) -> list[Case]:
             + optimization_cases(bundle, images))
 
 
-def run_model(name: str, repeats: int, methods: set[str] | None, memory: bool) -> list[dict]:
+def run_model(name: str, repeats: int, methods: set[str] | None) -> list[dict]:
     """Benchmark every case on one model; prints one table row per case as it goes."""
     rows = []
     for case in model_cases(name):
@@ -281,9 +253,6 @@ def run_model(name: str, repeats: int, methods: set[str] | None, memory: bool) -
             continue
         theirs = measure(case.theirs, repeats)
         ours = measure(case.ours, repeats)
-        if memory:
-            theirs.peak_mb = _probe_memory(name, case.method, "baseline")
-            ours.peak_mb = _probe_memory(name, case.method, "report_lib")
         row = {"model": name, "method": case.method, "work": case.work, "baseline": case.baseline,
                "baseline_timing": asdict(theirs), "report_lib_timing": asdict(ours),
                "speed_up": theirs.seconds / ours.seconds}
@@ -297,7 +266,7 @@ def _mb(value: float | None) -> str:
 
 
 TABLE_HEADER = ("| model | method | work | baseline | baseline s | report_lib s | speed-up "
-                "| peak MB baseline | peak MB report_lib |\n"
+                "| peak tensor MB, baseline | peak tensor MB, report_lib |\n"
                 "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
 
 
@@ -313,15 +282,11 @@ def main() -> None:
     parser.add_argument("--models", default="efficientnet_lite0,vgg16", help="comma-separated: " + ", ".join(LOADERS))
     parser.add_argument("--repeats", type=int, default=3, help="timed calls after the first (median shown)")
     parser.add_argument("--methods", default="", help="comma-separated subset of the method names (default: all)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes (one process each)")
     parser.add_argument("--json", type=Path, default=Path("build/benchmarks.json"), help="where to save the results")
-    parser.add_argument("--probe", nargs=3, metavar=("MODEL", "METHOD", "SIDE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.probe:
-        model, method, side = args.probe
-        case = next(c for c in model_cases(model) if c.method == method)
-        print(json.dumps({"peak_mb": first_call_peak_mb(case.ours if side == "report_lib" else case.theirs)}))
-        return
+    import keras
+
+    keras.config.disable_interactive_logging()  # tf-keras-vis' Score-CAM would print progress bars into the table
     unknown = set(args.models.split(",")) - set(LOADERS)
     if unknown:
         parser.error(f"unknown model(s) {sorted(unknown)}; choose from {list(LOADERS)}")
@@ -330,9 +295,9 @@ def main() -> None:
     methods = set(args.methods.split(",")) if args.methods else None
     print(f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"TensorFlow {tf.__version__}; median of {args.repeats} calls after a first, untimed one; "
-          f"peak memory of a first call in a fresh process\n")
+          f"peak tensor memory of the first call\n")
     print(TABLE_HEADER, flush=True)
-    rows = [row for name in args.models.split(",") for row in run_model(name, args.repeats, methods, not args.no_memory)]
+    rows = [row for name in args.models.split(",") for row in run_model(name, args.repeats, methods)]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"python": sys.version, "tensorflow": tf.__version__, "cores": os.cpu_count(),
                                      "repeats": args.repeats, "results": rows}, indent=1))

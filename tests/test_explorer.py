@@ -233,3 +233,31 @@ def test_open_explorer_only_where_someone_can_click(named_bundle, capsys):
     pytest.importorskip("ipywidgets")
     explorer = open_explorer(named_bundle, ["chelsea"], SETTINGS, interactive=True)
     assert explorer is not None and explorer.state.heatmap is not None
+
+
+def test_a_real_kernel_tells_clicking_frontends_from_unattended_runs():
+    """The premise of frontend_is_interactive, in a real kernel: Jupyter and
+    Colab send execute requests that allow input; papermill, nbclient and
+    nbval do not."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        answers = {}
+        for allow_stdin in (True, False):
+            code = "from report_lib.explorer import frontend_is_interactive; print(frontend_is_interactive())"
+            message_id = client.execute(code, allow_stdin=allow_stdin)
+            printed = ""
+            while True:
+                message = client.get_iopub_msg(timeout=120)
+                if message["parent_header"].get("msg_id") != message_id:
+                    continue
+                if message["msg_type"] == "stream" and message["content"]["name"] == "stdout":
+                    printed += message["content"]["text"]
+                if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                    break
+            answers[allow_stdin] = printed.strip()
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert answers == {True: "True", False: "False"}
