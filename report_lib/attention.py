@@ -293,7 +293,7 @@ def explainer_for(bundle: ModelBundle, layer: str | None = None) -> Explainer:
     Returns:
         The cached explainer.
     """
-    key = ("explainer", layer or bundle.cam_layer)
+    key = ("explainer", layer or bundle.cam_layer, id(bundle.model))  # a copy with another model gets its own
     if key not in bundle._cache:
         bundle._cache[key] = Explainer(bundle, layer)
     return bundle._cache[key]

@@ -202,3 +202,15 @@ def test_explainer_for_builds_once_per_model_and_layer(tiny_bundle):
     assert explainer_for(tiny_bundle) is first and first.layer == "last_conv"
     other = explainer_for(tiny_bundle, "conv2")
     assert other is not first and other.layer == "conv2"
+
+
+def test_a_copy_with_another_model_gets_its_own_explainer(tiny_bundle):
+    import dataclasses
+
+    import keras
+
+    from report_lib.attention import explainer_for
+
+    other = dataclasses.replace(tiny_bundle, model=keras.models.clone_model(tiny_bundle.model))  # shares the cache dict
+    assert explainer_for(other) is not explainer_for(tiny_bundle)
+    assert explainer_for(other).bundle.model is other.model
