@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from report_lib.imagenet import Prediction
 from report_lib.models import PREDICT_BATCH, ModelBundle
+from report_lib.tables import markdown_table
 
 #: Grey used to hide regions: the middle of the pixel range.
 OCCLUDER_VALUE = 127.0
@@ -166,3 +169,60 @@ def map_agreement(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
     peak_first = np.array(np.unravel_index(np.argmax(first), first.shape))
     peak_second = np.array(np.unravel_index(np.argmax(second), second.shape))
     return {"rank_correlation": float(correlation), "peak_distance": float(np.linalg.norm(peak_first - peak_second))}
+
+
+@dataclass
+class OccludedSet:
+    """One hand-made occlusion set applied to the sample images.
+
+    Attributes:
+        number: The set's number in the data file.
+        images: ``(n, size, size, 3)`` the images with the set's boxes greyed out.
+        predictions: Top classes of each occluded image.
+        before: ``(n,)`` probability of each image's original top-1 class.
+        after: ``(n,)`` probability of the same class once occluded.
+    """
+
+    number: int
+    images: np.ndarray
+    predictions: list[list[Prediction]]
+    before: np.ndarray
+    after: np.ndarray
+
+    def table(self, names: Sequence[str], originals: Sequence[Sequence[Prediction]]) -> str:
+        """Markdown table: each image's class, its probability before and after, and the new top 1."""
+        rows = [[name, first[0].label, float(p_before), float(p_after), float(p_after - p_before), now[0].label]
+                for name, first, p_before, p_after, now in zip(names, originals, self.before, self.after, self.predictions)]
+        return markdown_table(["image", "true class", "p before", "p after", "change", "top-1 after"], rows)
+
+
+def apply_set(
+    bundle: ModelBundle,
+    images: np.ndarray,
+    names: Sequence[str],
+    originals: Sequence[Sequence[Prediction]],
+    boxes: list[OcclusionBox],
+    number: int,
+) -> OccludedSet:
+    """Grey out one set's boxes on each image and predict again.
+
+    Args:
+        bundle: The model.
+        images: ``(n, size, size, 3)`` RGB images.
+        names: Sample name of each image (boxes are matched by it).
+        originals: Top classes of the unoccluded images; the top 1 is the class watched.
+        boxes: All boxes of the data file (``load_boxes``).
+        number: The set to apply.
+
+    Returns:
+        The occluded images, their predictions and the watched probabilities.
+    """
+    if number not in {box.set for box in boxes}:
+        raise ValueError(f"no occlusion set {number}; the file has sets {sorted({box.set for box in boxes})}")
+    occluded = np.stack([occlude(image, [b for b in boxes if b.set == number and b.image == name])
+                         for image, name in zip(images, names)])
+    watched = np.array([ranked[0].index for ranked in originals])
+    probabilities = bundle.predict(occluded)
+    return OccludedSet(number, occluded, bundle.decode(probabilities),
+                       np.array([ranked[0].probability for ranked in originals]),
+                       probabilities[np.arange(len(watched)), watched])

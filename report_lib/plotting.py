@@ -130,6 +130,33 @@ def plot_top5(
     return fig
 
 
+def plot_top5_before_after(
+    before: np.ndarray,
+    after: np.ndarray,
+    before_predictions: Sequence[Sequence[Prediction]],
+    after_predictions: Sequence[Sequence[Prediction]],
+    labels: Sequence[str],
+    change: str,
+) -> matplotlib.figure.Figure:
+    """Each image and its changed copy side by side, each with its top-5 classes.
+
+    Args:
+        before: ``(n, H, W, 3)`` the original images.
+        after: ``(n, H, W, 3)`` the changed images (occluded, patched, ...).
+        before_predictions: Top classes of the originals.
+        after_predictions: Top classes of the changed images.
+        labels: Title per original.
+        change: Added to the title of each changed copy, e.g. ``"set 1"``.
+
+    Returns:
+        The figure (one row per image).
+    """
+    images = np.stack([x for pair in zip(before, after) for x in pair])
+    predictions = [ranked for pair in zip(before_predictions, after_predictions) for ranked in pair]
+    titles = [title for label in labels for title in (label, f"{label}, {change}")]
+    return plot_top5(images, predictions, titles)
+
+
 def plot_maps(
     images: np.ndarray,
     maps: Mapping[str, np.ndarray],

@@ -11,6 +11,7 @@ from report_lib.occlusion import (
     OcclusionDataError,
     load_boxes,
     map_agreement,
+    apply_set,
     occlude,
     sensitivity_map,
 )
@@ -102,3 +103,31 @@ def test_map_agreement():
     assert same["rank_correlation"] == pytest.approx(1.0) and same["peak_distance"] == 0
     flipped = map_agreement(ramp, ramp[::-1, ::-1])
     assert flipped["rank_correlation"] == pytest.approx(-1.0) and flipped["peak_distance"] == pytest.approx(np.sqrt(18))
+
+
+def test_occluding_the_object_lowers_its_probability_more_than_background(tiny_bundle, tiny_test_set):
+    import dataclasses
+
+    bundle = dataclasses.replace(tiny_bundle, class_names=["red square", "blue square"], _cache={})
+    images, labels, squares = tiny_test_set
+    images, squares = images[:8], squares[:8]
+    names = [f"image{i}" for i in range(len(images))]
+    size = images.shape[1]
+    boxes = []
+    for name, (top, left, bottom, right) in zip(names, squares):
+        boxes.append(OcclusionBox(name, top / size, left / size, bottom / size, right / size, "the square", 1))
+        # set 2: a box of the same size in the opposite corner, away from the square
+        other_top = 0 if top > size // 2 else size - (bottom - top)
+        other_left = 0 if left > size // 2 else size - (right - left)
+        boxes.append(OcclusionBox(name, other_top / size, other_left / size, (other_top + bottom - top) / size,
+                                  (other_left + right - left) / size, "background", 2))
+    originals = bundle.decode(bundle.predict(images))
+    on_object = apply_set(bundle, images, names, originals, boxes, 1)
+    on_background = apply_set(bundle, images, names, originals, boxes, 2)
+    assert on_object.images.shape == images.shape and len(on_object.predictions) == len(images)
+    np.testing.assert_allclose(on_object.before, [r[0].probability for r in originals])
+    assert np.mean(on_object.after - on_object.before) < np.mean(on_background.after - on_background.before) - 0.2
+    table = on_object.table(names, originals).splitlines()
+    assert table[0] == "| image | true class | p before | p after | change | top-1 after |" and len(table) == 2 + len(images)
+    with pytest.raises(ValueError, match="no occlusion set 3; the file has sets \\[1, 2\\]"):
+        apply_set(bundle, images, names, originals, boxes, 3)

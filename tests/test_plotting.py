@@ -8,7 +8,16 @@ import pytest
 import matplotlib.pyplot as plt
 
 from report_lib.imagenet import Prediction, decode_predictions
-from report_lib.plotting import clip_maps, figure_to_jpeg, overlay, plot_explanation, plot_maps, plot_top5, save_fig
+from report_lib.plotting import (
+    clip_maps,
+    figure_to_jpeg,
+    overlay,
+    plot_explanation,
+    plot_maps,
+    plot_top5,
+    plot_top5_before_after,
+    save_fig,
+)
 
 IMAGES = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3), dtype=np.uint8)
 
@@ -86,4 +95,12 @@ def test_explanation_figure_wraps_panels_and_highlights_the_class():
     orange = [i for i, patch in enumerate(bars.patches)
               if patch.get_facecolor()[:3] == matplotlib.colors.to_rgb("tab:orange")]
     assert [predictions[::-1][i].name for i in orange] == ["class 1"]  # bars run bottom-up
+    plt.close(fig)
+
+
+def test_before_after_pairs_each_image_with_its_changed_copy():
+    predictions = decode_predictions(np.eye(1000)[[1, 2, 3, 4]], top=5)
+    fig = plot_top5_before_after(IMAGES[:2], IMAGES[1:3], predictions[:2], predictions[2:], ["a", "b"], "set 1")
+    titles = [axis.get_title() for axis in fig.axes if axis.get_title()]
+    assert titles == ["a", "a, set 1", "b", "b, set 1"]
     plt.close(fig)
