@@ -135,8 +135,8 @@ def plot_top5_before_after(
     after: np.ndarray,
     before_predictions: Sequence[Sequence[Prediction]],
     after_predictions: Sequence[Sequence[Prediction]],
-    labels: Sequence[str],
-    change: str,
+    before_labels: Sequence[str],
+    after_labels: Sequence[str],
 ) -> matplotlib.figure.Figure:
     """Each image and its changed copy side by side, each with its top-5 classes.
 
@@ -145,16 +145,17 @@ def plot_top5_before_after(
         after: ``(n, H, W, 3)`` the changed images (occluded, patched, ...).
         before_predictions: Top classes of the originals.
         after_predictions: Top classes of the changed images.
-        labels: Title per original.
-        change: Added to the title of each changed copy, e.g. ``"set 1"``.
+        before_labels: Title per original.
+        after_labels: Title per changed copy.
 
     Returns:
         The figure (one row per image).
     """
-    images = np.stack([x for pair in zip(before, after) for x in pair])
-    predictions = [ranked for pair in zip(before_predictions, after_predictions) for ranked in pair]
-    titles = [title for label in labels for title in (label, f"{label}, {change}")]
-    return plot_top5(images, predictions, titles)
+    def interleave(first: Sequence, second: Sequence) -> list:
+        return [item for pair in zip(first, second) for item in pair]
+
+    return plot_top5(np.stack(interleave(before, after)), interleave(before_predictions, after_predictions),
+                     interleave(before_labels, after_labels))
 
 
 def plot_maps(

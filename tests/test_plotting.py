@@ -100,7 +100,8 @@ def test_explanation_figure_wraps_panels_and_highlights_the_class():
 
 def test_before_after_pairs_each_image_with_its_changed_copy():
     predictions = decode_predictions(np.eye(1000)[[1, 2, 3, 4]], top=5)
-    fig = plot_top5_before_after(IMAGES[:2], IMAGES[1:3], predictions[:2], predictions[2:], ["a", "b"], "set 1")
+    fig = plot_top5_before_after(IMAGES[:2], IMAGES[1:3], predictions[:2], predictions[2:], ["a", "b"],
+                                 ["a, set 1", "b, set 1"])
     titles = [axis.get_title() for axis in fig.axes if axis.get_title()]
     assert titles == ["a", "a, set 1", "b", "b, set 1"]
     plt.close(fig)
