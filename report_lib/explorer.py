@@ -18,7 +18,7 @@ import numpy as np
 
 from report_lib.attention import METHODS, explainer_for, normalize_maps
 from report_lib.config import Profile
-from report_lib.imagenet import Prediction, class_index
+from report_lib.imagenet import Prediction, class_names, matching_classes
 from report_lib.images import ImageSource, load_rgb, resize_rgb
 from report_lib.models import REGISTRY, VGG16, ModelBundle, load_model, vgg16_weights_status
 from report_lib.occlusion import sensitivity_map
@@ -39,10 +39,7 @@ INTERACTIVE_OCCLUSION_STRIDE = 16
 
 def class_names_of(bundle: ModelBundle) -> list[str]:
     """The model's class names: its own, or the 1000 ImageNet names."""
-    if bundle.class_names is not None:
-        return list(bundle.class_names)
-    index = class_index()
-    return [index[i][1] for i in range(len(index))]
+    return list(bundle.class_names) if bundle.class_names is not None else class_names()
 
 
 def class_choices(bundle: ModelBundle) -> list[str]:
@@ -72,11 +69,7 @@ def parse_class_choice(text: str, bundle: ModelBundle) -> int:
         if int(text) < len(choices):
             return int(text)
         raise ValueError(f"class id {text} is out of range: the model has {len(choices)} classes")
-    wanted = text.lower().replace("_", " ")
-    names = [name.replace("_", " ").lower() for name in class_names_of(bundle)]
-    exact = [i for i, name in enumerate(names) if name == wanted]
-    partial = [i for i, name in enumerate(names) if wanted and wanted in name]
-    matches = exact or partial
+    matches = matching_classes(text, class_names_of(bundle))
     if len(matches) == 1:
         return matches[0]
     if not matches:

@@ -13,6 +13,7 @@ import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
+from typing import Sequence
 
 import numpy as np
 
@@ -57,6 +58,12 @@ def class_index() -> dict[int, tuple[str, str]]:
     return index
 
 
+def class_names() -> list[str]:
+    """Keras' short names of the 1000 classes, in class order (``"Egyptian_cat"``)."""
+    index = class_index()
+    return [index[i][1] for i in range(NUM_CLASSES)]
+
+
 def class_name(class_id: int) -> str:
     """Return the readable name of an ImageNet class (``"Egyptian cat"``).
 
@@ -69,6 +76,22 @@ def class_name(class_id: int) -> str:
     if not 0 <= int(class_id) < NUM_CLASSES:
         raise ValueError(f"ImageNet class ids run from 0 to {NUM_CLASSES - 1}, got {class_id}")
     return class_index()[int(class_id)][1].replace("_", " ")
+
+
+def matching_classes(query: str, names: Sequence[str]) -> list[int]:
+    """Ids of the class names a query matches, ignoring case and underscores.
+
+    Args:
+        query: e.g. ``"toaster"`` or ``"great white shark"``.
+        names: Class names, in class order.
+
+    Returns:
+        The ids whose name equals the query; if none, those containing it.
+    """
+    wanted = query.strip().lower().replace("_", " ")
+    normalized = [name.replace("_", " ").lower() for name in names]
+    exact = [i for i, name in enumerate(normalized) if name == wanted]
+    return exact or [i for i, name in enumerate(normalized) if wanted and wanted in name]
 
 
 def find_class(query: str) -> int:
@@ -84,17 +107,13 @@ def find_class(query: str) -> int:
     Raises:
         KeyError: No class, or several classes, match.
     """
-    wanted = query.strip().lower().replace("_", " ")
-    names = {i: name.replace("_", " ").lower() for i, (_, name) in class_index().items()}
-    exact = [i for i, name in names.items() if name == wanted]
-    if len(exact) == 1:
-        return exact[0]
-    partial = [i for i, name in names.items() if wanted in name]
-    if len(partial) == 1:
-        return partial[0]
-    if not partial:
+    names = class_names()
+    matches = matching_classes(query, names)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
         raise KeyError(f"no ImageNet class matches {query!r}")
-    shown = ", ".join(f"{i} {names[i]}" for i in partial[:10])
+    shown = ", ".join(f"{i} {names[i].replace('_', ' ').lower()}" for i in matches[:10])
     raise KeyError(f"{query!r} matches several classes: {shown}")
 
 

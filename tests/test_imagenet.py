@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from report_lib.imagenet import class_index, class_name, decode_predictions, find_class
+from report_lib.imagenet import class_index, class_name, class_names, decode_predictions, find_class, matching_classes
 
 
 def test_index_is_keras_index():
@@ -34,6 +34,15 @@ def test_find_class():
         find_class("shark")
     with pytest.raises(KeyError, match="no ImageNet class"):
         find_class("unicorn")
+
+
+def test_matching_classes_prefers_exact_names():
+    names = ["tabby", "tiger_cat", "Persian_cat", "cat"]
+    assert matching_classes("Tiger Cat", names) == [1]
+    assert matching_classes("cat", names) == [3]  # an exact name wins over the names containing it
+    assert matching_classes("an", names) == [2]
+    assert matching_classes("dog", names) == [] and matching_classes("  ", names) == []
+    assert class_names()[285] == "Egyptian_cat" and len(class_names()) == 1000
 
 
 def test_decode_ranks_classes():
