@@ -167,37 +167,19 @@ def perturbation_cases(bundle: ModelBundle, image: np.ndarray, class_id: int) ->
     """Occlusion and the deletion curve, which tf-keras-vis does not have:
     against one eager model call per perturbed image."""
     from report_lib.attention import explainer_for
-    from report_lib.metrics import deletion_insertion
-    from report_lib.occlusion import OCCLUDER_VALUE, sensitivity_map
+    from report_lib.metrics import curve_images, deletion_insertion
+    from report_lib.occlusion import occluded_copies, patch_positions, sensitivity_map
 
-    size = bundle.input_size
-    positions = [(top, left) for top in range(0, size - OCCLUSION_PATCH + 1, OCCLUSION_STRIDE)
-                 for left in range(0, size - OCCLUSION_PATCH + 1, OCCLUSION_STRIDE)]
-
-    def occluded_copies() -> np.ndarray:
-        copies = np.repeat(image[None].astype(np.float32), len(positions), axis=0)
-        for copy, (top, left) in zip(copies, positions):
-            copy[top : top + OCCLUSION_PATCH, left : left + OCCLUSION_PATCH] = OCCLUDER_VALUE
-        return copies
-
+    positions = patch_positions(bundle.input_size, OCCLUSION_PATCH, OCCLUSION_STRIDE)
     heatmap = explainer_for(bundle).gradcam(image[None], class_id)[0]
-    order = np.argsort(-heatmap, axis=None, kind="stable")
-
-    def deleted_copies() -> np.ndarray:
-        copies = np.repeat(image[None].astype(np.float32), CURVE_STEPS + 1, axis=0)
-        per_step = int(np.ceil(order.size / CURVE_STEPS))
-        for step in range(1, CURVE_STEPS + 1):
-            rows, columns = np.unravel_index(order[: step * per_step], heatmap.shape)
-            copies[step, rows, columns] = OCCLUDER_VALUE
-        return copies
 
     return [
         Case("occlusion", f"{len(positions)} positions", "eager, one image per call",
              lambda: sensitivity_map(bundle, image, class_id, patch=OCCLUSION_PATCH, stride=OCCLUSION_STRIDE),
-             lambda: _one_image_at_a_time(bundle, occluded_copies(), class_id)),
+             lambda: _one_image_at_a_time(bundle, occluded_copies(image, positions, OCCLUSION_PATCH), class_id)),
         Case("deletion curve", f"{CURVE_STEPS} steps", "eager, one image per call",
              lambda: deletion_insertion(bundle, image, class_id, heatmap, "deletion", steps=CURVE_STEPS),
-             lambda: _one_image_at_a_time(bundle, deleted_copies(), class_id)),
+             lambda: _one_image_at_a_time(bundle, curve_images(image, heatmap, "deletion", CURVE_STEPS), class_id)),
     ]
 
 

@@ -21,7 +21,7 @@ from report_lib.config import Profile
 from report_lib.imagenet import Prediction, class_names, matching_classes
 from report_lib.images import ImageSource, load_rgb, resize_rgb
 from report_lib.models import REGISTRY, VGG16, ModelBundle, load_model, vgg16_weights_status
-from report_lib.occlusion import sensitivity_map
+from report_lib.occlusion import occlusion_side, sensitivity_map
 from report_lib.plotting import clip_maps, plot_explanation
 
 #: Method id -> title, in the order the explorer offers them.
@@ -127,8 +127,8 @@ def explain(
 def occlusion_drops(bundle: ModelBundle, image: np.ndarray, class_id: int, settings: Profile) -> np.ndarray:
     """Occlusion's raw map: the drop of the class probability when a grey square
     a seventh of the image wide covers each pixel (``occlusion.sensitivity_map``)."""
-    side = max(4, bundle.input_size // 7)
-    return sensitivity_map(bundle, image, class_id, patch=side, stride=settings.occlusion_stride)
+    return sensitivity_map(bundle, image, class_id, patch=occlusion_side(bundle.input_size),
+                           stride=settings.occlusion_stride)
 
 
 def _drops_to_map(drops: np.ndarray) -> np.ndarray:

@@ -35,6 +35,39 @@ def random_map(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random(shape).astype(np.float32)
 
 
+def curve_images(image: np.ndarray, heatmap: np.ndarray, mode: str = "deletion", steps: int = 32) -> np.ndarray:
+    """The images a deletion or insertion curve is measured on.
+
+    Pixels are changed in the order the map ranks them, the same number per
+    step. *Deletion* greys them out, starting from the image; *insertion*
+    puts them back, starting from a blurred image.
+
+    Args:
+        image: ``(size, size, 3)`` RGB.
+        heatmap: ``(size, size)`` importance map (higher = more important).
+        mode: ``"deletion"`` or ``"insertion"``.
+        steps: Number of steps.
+
+    Returns:
+        ``(steps + 1, size, size, 3)`` float32, from 0% to 100% of the pixels changed.
+    """
+    if mode not in ("deletion", "insertion"):
+        raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
+    if heatmap.shape != image.shape[:2]:
+        raise ValueError(f"heatmap {heatmap.shape} does not match image {image.shape[:2]}")
+    order = np.argsort(-heatmap.ravel(), kind="stable")
+    counts = np.round(np.linspace(0, order.size, steps + 1)).astype(int)
+    original = image.astype(np.float32).reshape(-1, 3)
+    if mode == "deletion":
+        start, source = original, np.full_like(original, OCCLUDER_VALUE)
+    else:
+        start, source = blur(image).reshape(-1, 3), original
+    images = np.repeat(start[None], steps + 1, axis=0)
+    for row, count in zip(images, counts):
+        row[order[:count]] = source[order[:count]]
+    return images.reshape(steps + 1, *image.shape)
+
+
 def deletion_insertion(
     bundle: ModelBundle,
     image: np.ndarray,
@@ -44,13 +77,9 @@ def deletion_insertion(
     steps: int = 32,
     batch_size: int = PREDICT_BATCH,
 ) -> np.ndarray:
-    """Deletion or insertion curve (Petsiuk et al. 2018).
-
-    Pixels are changed in the order the map ranks them, the same number per
-    step. *Deletion* greys them out, starting from the image: a good map
-    makes the class probability fall fast (low area). *Insertion* puts them
-    back, starting from a blurred image: a good map makes it rise fast
-    (high area).
+    """Deletion or insertion curve (Petsiuk et al. 2018) on ``curve_images``:
+    with a good map the class probability falls fast under deletion (low
+    area) and rises fast under insertion (high area).
 
     Args:
         bundle: The model.
@@ -64,27 +93,7 @@ def deletion_insertion(
     Returns:
         Class probabilities, ``(steps + 1,)``, from 0% to 100% of the pixels changed.
     """
-    if mode not in ("deletion", "insertion"):
-        raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
-    if heatmap.shape != image.shape[:2]:
-        raise ValueError(f"heatmap {heatmap.shape} does not match image {image.shape[:2]}")
-    height, width = heatmap.shape
-    order = np.argsort(-heatmap.ravel(), kind="stable")
-    counts = np.round(np.linspace(0, order.size, steps + 1)).astype(int)
-    original = image.astype(np.float32).reshape(-1, 3)
-    if mode == "deletion":
-        start, source = original, np.full_like(original, OCCLUDER_VALUE)
-    else:
-        start, source = blur(image).reshape(-1, 3), original
-    probabilities = np.zeros(steps + 1, np.float32)
-    for first in range(0, steps + 1, batch_size):
-        chunk = counts[first : first + batch_size]
-        batch = np.repeat(start[None], len(chunk), axis=0)
-        for row, count in zip(batch, chunk):
-            row[order[:count]] = source[order[:count]]
-        predicted = bundle.predict(batch.reshape(len(chunk), height, width, 3), batch_size=len(chunk))
-        probabilities[first : first + len(chunk)] = predicted[:, class_id]
-    return probabilities
+    return bundle.predict(curve_images(image, heatmap, mode, steps), batch_size=batch_size)[:, class_id]
 
 
 def keep_top_fraction(image: np.ndarray, heatmap: np.ndarray, fraction: float = 0.5) -> np.ndarray:
@@ -316,10 +325,10 @@ def standard_explainers(
         Method name -> function.
     """
     from report_lib.attention import explainer_for
-    from report_lib.occlusion import sensitivity_map
+    from report_lib.occlusion import occlusion_side, sensitivity_map
 
     def occlusion(model: ModelBundle, images: np.ndarray, classes: Sequence[int]) -> np.ndarray:
-        side = max(4, model.input_size // 7)
+        side = occlusion_side(model.input_size)
         return np.stack([sensitivity_map(model, image, int(c), patch=side, stride=occlusion_stride)
                          for image, c in zip(images, classes)])
 

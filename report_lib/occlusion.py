@@ -101,6 +101,35 @@ def occlude(image: np.ndarray, boxes: list[OcclusionBox], value: float = OCCLUDE
     return occluded
 
 
+def occlusion_side(image_size: int) -> int:
+    """The side of the sliding square when none is chosen: a seventh of the
+    image (32 px at 224 px), at least 4 px."""
+    return max(4, image_size // 7)
+
+
+def patch_positions(size: int, patch: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners ``(top, left)`` of a ``patch``-sided square slid over a
+    ``size``-sided image every ``stride`` pixels, row by row."""
+    return [(top, left) for top in range(0, size - patch + 1, stride) for left in range(0, size - patch + 1, stride)]
+
+
+def occluded_copies(image: np.ndarray, positions: Sequence[tuple[int, int]], patch: int) -> np.ndarray:
+    """One float copy of the image per position, with a grey square at that position.
+
+    Args:
+        image: ``(H, W, 3)`` RGB.
+        positions: Top-left corners (``patch_positions``).
+        patch: Side of the square.
+
+    Returns:
+        ``(len(positions), H, W, 3)`` float32.
+    """
+    copies = np.repeat(image[None].astype(np.float32), len(positions), axis=0)
+    for copy, (top, left) in zip(copies, positions):
+        copy[top : top + patch, left : left + patch] = OCCLUDER_VALUE
+    return copies
+
+
 def sensitivity_map(
     bundle: ModelBundle,
     image: np.ndarray,
@@ -133,14 +162,13 @@ def sensitivity_map(
         raise ValueError(f"expected an image of shape ({bundle.input_size}, {bundle.input_size}, 3), got {image.shape}")
     if not 1 <= patch <= size or stride < 1:
         raise ValueError(f"patch must be in [1, {size}] and stride >= 1; got patch={patch}, stride={stride}")
-    positions = [(top, left) for top in range(0, size - patch + 1, stride) for left in range(0, size - patch + 1, stride)]
+    positions = patch_positions(size, patch, stride)
     baseline = float(bundle.predict(image[None])[0, class_id])
     drops = np.zeros(len(positions), np.float32)
+    # Copies are made a batch at a time: all of them at once would take 375 MB at stride 8.
     for start in tqdm(range(0, len(positions), batch_size), desc="occlusion", disable=not progress, leave=False):
         chunk = positions[start : start + batch_size]
-        copies = np.repeat(image[None].astype(np.float32), len(chunk), axis=0)
-        for copy, (top, left) in zip(copies, chunk):
-            copy[top : top + patch, left : left + patch] = OCCLUDER_VALUE
+        copies = occluded_copies(image, chunk, patch)
         drops[start : start + len(chunk)] = baseline - bundle.predict(copies, batch_size=len(chunk))[:, class_id]
     total = np.zeros((size, size), np.float32)
     count = np.zeros((size, size), np.float32)

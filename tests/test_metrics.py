@@ -5,7 +5,9 @@ from report_lib.metrics import (
     MethodScores,
     average_drop_increase,
     cascading_randomization,
+    blur,
     curve_auc,
+    curve_images,
     deletion_insertion,
     keep_top_fraction,
     layer_groups,
@@ -53,6 +55,22 @@ def test_deletion_curve_ends(tiny_bundle, tiny_test_set):
     assert curve[-1] == pytest.approx(tiny_bundle.predict(grey[None])[0, label], abs=1e-5)
     with pytest.raises(ValueError, match="mode must be"):
         deletion_insertion(tiny_bundle, image, label, random_map((32, 32)), "shuffle")
+
+
+def test_curve_images_change_pixels_in_the_map_order():
+    image = np.random.default_rng(0).integers(0, 255, (8, 8, 3)).astype(np.uint8)
+    heatmap = np.arange(64, dtype=np.float32).reshape(8, 8)  # the last row ranks highest
+    deletion = curve_images(image, heatmap, "deletion", steps=8)
+    assert deletion.shape == (9, 8, 8, 3) and deletion.dtype == np.float32
+    np.testing.assert_array_equal(deletion[0], image)
+    assert (deletion[1, 7] == 127).all() and (deletion[1, :7] == image[:7]).all()  # one row per step, best first
+    assert (deletion[-1] == 127).all()
+    insertion = curve_images(image, heatmap, "insertion", steps=8)
+    np.testing.assert_allclose(insertion[0], blur(image))
+    np.testing.assert_array_equal(insertion[1, 7], image[7])
+    np.testing.assert_array_equal(insertion[-1], image)
+    with pytest.raises(ValueError, match="does not match"):
+        curve_images(image, heatmap[:4], "deletion")
 
 
 def test_pointing_game():

@@ -12,6 +12,9 @@ from report_lib.occlusion import (
     load_boxes,
     map_agreement,
     apply_set,
+    occluded_copies,
+    occlusion_side,
+    patch_positions,
     occlude,
     sensitivity_map,
 )
@@ -80,6 +83,16 @@ def test_sensitivity_peak_falls_on_the_object(tiny_bundle, tiny_test_set):
         row, column = np.unravel_index(np.argmax(heat), heat.shape)
         hits.append(top - 2 <= row < bottom + 2 and left - 2 <= column < right + 2)
     assert np.mean(hits) >= 0.8
+
+
+def test_positions_and_copies_of_the_sliding_square():
+    assert occlusion_side(224) == 32 and occlusion_side(14) == 4
+    assert patch_positions(10, 4, 3) == [(0, 0), (0, 3), (0, 6), (3, 0), (3, 3), (3, 6), (6, 0), (6, 3), (6, 6)]
+    image = np.zeros((10, 10, 3), np.uint8)
+    copies = occluded_copies(image, [(0, 0), (6, 3)], 4)
+    assert copies.shape == (2, 10, 10, 3) and copies.dtype == np.float32
+    assert (copies[0, :4, :4] == OCCLUDER_VALUE).all() and copies[0].sum() == 16 * 3 * OCCLUDER_VALUE
+    assert (copies[1, 6:10, 3:7] == OCCLUDER_VALUE).all() and copies[1].sum() == 16 * 3 * OCCLUDER_VALUE
 
 
 def test_batching_gives_the_same_map(tiny_bundle, tiny_test_set):
