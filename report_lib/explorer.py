@@ -174,10 +174,18 @@ def explanation_figure(
     Returns:
         The figure and the explained class id.
     """
+    top5, class_id, maps = _explanations(bundle, image, methods, settings, class_id, layer, seed)
+    return plot_explanation(image, maps, top5, class_id, _figure_title(bundle, title, class_id)), class_id
+
+
+def _explanations(
+    bundle: ModelBundle, image: np.ndarray, methods: Sequence[str], settings: Profile,
+    class_id: int | None, layer: str | None, seed: int,
+) -> tuple[list[Prediction], int, dict[str, np.ndarray]]:
+    """Top 5, explained class (the top 1 when ``None``) and panel title -> map."""
     top5 = top_classes(bundle, image)
     class_id = top5[0].index if class_id is None else class_id
-    maps = dict(_panel(bundle, image, class_id, method, settings, layer, seed) for method in methods)
-    return plot_explanation(image, maps, top5, class_id, _figure_title(bundle, title, class_id)), class_id
+    return top5, class_id, dict(_panel(bundle, image, class_id, method, settings, layer, seed) for method in methods)
 
 
 def layers_by_resolution(bundle: ModelBundle, count: int = 3) -> list[str]:
@@ -456,15 +464,13 @@ class Explorer:
         image = resize_rgb(state.raw_image, bundle.input_size)
         self._say(f"computing {EXPLORER_METHODS[state.method]} on {bundle.name} ...")
         try:
-            top5 = top_classes(bundle, image)
-            class_id = top5[0].index if state.class_id is None else state.class_id
-            panel, heatmap = _panel(bundle, image, class_id, state.method, self.settings, state.layer, self.seed)
+            top5, class_id, maps = _explanations(bundle, image, [state.method], self.settings, state.class_id,
+                                                 state.layer, self.seed)
         except Exception as error:  # shown in the status line; the explorer stays usable
             self._say(f"{EXPLORER_METHODS[state.method]} failed: {error}", error=True)
             return
-        state.class_id, state.top5, state.heatmap = class_id, top5, heatmap
-        fig = plot_explanation(image, {panel: heatmap}, top5, class_id,
-                               _figure_title(bundle, state.image_name, class_id))
+        state.class_id, state.top5, state.heatmap = class_id, top5, next(iter(maps.values()))
+        fig = plot_explanation(image, maps, top5, class_id, _figure_title(bundle, state.image_name, class_id))
         self._quietly(lambda: setattr(self.class_picker, "value", class_choices(bundle)[class_id]))
         self.output.clear_output(wait=True)
         with self.output:
