@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 # Every section runs even if another fails; each is written atomically, failed
 # ones are marked on the contents page, and the command fails at the end.
 report: $(STAMP)
-	$(BIN)/python -m report_lib.build --profile $(PROFILE) --model $(MODEL)
+	$(BIN)/python -m report_lib.publish.build --profile $(PROFILE) --model $(MODEL)
 
 test: unit-tests notebook-tests
 
@@ -56,12 +56,12 @@ notebooks: $(STAMP)
 	for notebook in $(NOTEBOOKS); do \
 		REPORT_PROFILE=full REPORT_MODEL=efficientnet_lite0 $(BIN)/jupyter nbconvert --to notebook \
 			--execute --inplace --ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
-			--NotebookExporter.preprocessors=report_lib.report.StripStderr $$notebook || exit 1; \
+			--NotebookExporter.preprocessors=report_lib.publish.report.StripStderr $$notebook || exit 1; \
 	done
 
 # Regenerate the README's notebook table and the Colab install cells from report_lib/config.py.
 links: $(STAMP)
-	$(BIN)/python -m report_lib.links
+	$(BIN)/python -m report_lib.publish.links
 
 # Every method against tf-keras-vis or an eager baseline (about 13 minutes on 2 cores); table in the README.
 bench: $(STAMP)

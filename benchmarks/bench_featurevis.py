@@ -21,9 +21,9 @@ import report_lib  # noqa: F401  (sets TensorFlow's environment before it starts
 import keras
 import tensorflow as tf
 
-from report_lib.featurevis import visualize
-from report_lib.models import efficientnet_lite0_bundle, vgg16_bundle
-from report_lib.objectives import class_logit
+from report_lib.methods.featurevis import visualize
+from report_lib.models.registry import efficientnet_lite0_bundle, vgg16_bundle
+from report_lib.methods.objectives import class_logit
 
 CLASSES = (2, 22, 413, 285, 859, 967, 665, 652)
 
@@ -59,7 +59,7 @@ def _first_layer_seconds(bundle, batch: int, steps: int, ours: bool) -> float:
     tf-keras-vis gets the model truncated at that layer but keeps the 224 px
     input (it cannot change the input size); report_lib runs the truncated
     model on the layer's own canvas (48 px)."""
-    from report_lib.objectives import channel
+    from report_lib.methods.objectives import channel
 
     layer = bundle.conv_layers[0]
     start = time.perf_counter()

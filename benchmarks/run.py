@@ -34,8 +34,10 @@ import report_lib  # noqa: F401  (sets TensorFlow's environment before it starts
 import numpy as np
 import tensorflow as tf
 
-from report_lib.images import load_images
-from report_lib.models import ModelBundle, efficientnet_lite0_bundle, vgg16_bundle
+from report_lib.data.images import load_images
+from report_lib.methods.registry import explain, method_title
+from report_lib.models.bundle import ModelBundle
+from report_lib.models.registry import efficientnet_lite0_bundle, vgg16_bundle
 
 SAMPLES = ("chelsea", "coffee", "motorcycle", "grace_hopper")
 CLASSES = (285, 967, 665, 652)  # the embedded model's top-1 classes of the samples
@@ -130,9 +132,6 @@ def attention_cases(bundle: ModelBundle, images: np.ndarray, classes: list[int])
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    from report_lib.attention import explainer_for
-
-    explainer = explainer_for(bundle)
     inputs = bundle.preprocess(tf.constant(images, tf.float32)).numpy()
     score = CategoricalScore(classes)
     saliency = Saliency(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
@@ -142,17 +141,17 @@ def attention_cases(bundle: ModelBundle, images: np.ndarray, classes: list[int])
     scorecam = Scorecam(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
     work = f"{len(images)} images"
     return [
-        Case("saliency", work, "tf-keras-vis Saliency",
-             lambda: explainer.saliency(images, classes), lambda: saliency(score, inputs)),
-        Case("SmoothGrad", f"{work} x {SMOOTHGRAD_SAMPLES} samples", "tf-keras-vis Saliency(smooth_samples)",
-             lambda: explainer.smoothgrad(images, classes, samples=SMOOTHGRAD_SAMPLES),
+        Case(method_title("saliency"), work, "tf-keras-vis Saliency",
+             lambda: explain("saliency", bundle, images, classes), lambda: saliency(score, inputs)),
+        Case(method_title("smoothgrad"), f"{work} x {SMOOTHGRAD_SAMPLES} samples", "tf-keras-vis Saliency(smooth_samples)",
+             lambda: explain("smoothgrad", bundle, images, classes, samples=SMOOTHGRAD_SAMPLES),
              lambda: saliency(score, inputs, smooth_samples=SMOOTHGRAD_SAMPLES, smooth_noise=0.2)),
-        Case("Grad-CAM", work, "tf-keras-vis Gradcam",
-             lambda: explainer.gradcam(images, classes), lambda: gradcam(score, inputs, **cam_options)),
-        Case("Grad-CAM++", work, "tf-keras-vis GradcamPlusPlus",
-             lambda: explainer.gradcam_plus_plus(images, classes), lambda: gradcam_pp(score, inputs, **cam_options)),
-        Case("Score-CAM", f"{work}, {SCORECAM_CHANNELS} channels", "tf-keras-vis Scorecam(max_N)",
-             lambda: explainer.scorecam(images, classes, max_channels=SCORECAM_CHANNELS),
+        Case(method_title("gradcam"), work, "tf-keras-vis Gradcam",
+             lambda: explain("gradcam", bundle, images, classes), lambda: gradcam(score, inputs, **cam_options)),
+        Case(method_title("gradcam_plus_plus"), work, "tf-keras-vis GradcamPlusPlus",
+             lambda: explain("gradcam_plus_plus", bundle, images, classes), lambda: gradcam_pp(score, inputs, **cam_options)),
+        Case(method_title("scorecam"), f"{work}, {SCORECAM_CHANNELS} channels", "tf-keras-vis Scorecam(max_N)",
+             lambda: explain("scorecam", bundle, images, classes, max_channels=SCORECAM_CHANNELS),
              lambda: scorecam(score, inputs, max_N=SCORECAM_CHANNELS, **cam_options)),
     ]
 
@@ -166,12 +165,11 @@ def _one_image_at_a_time(bundle: ModelBundle, images: np.ndarray, class_id: int)
 def perturbation_cases(bundle: ModelBundle, image: np.ndarray, class_id: int) -> list[Case]:
     """Occlusion and the deletion curve, which tf-keras-vis does not have:
     against one eager model call per perturbed image."""
-    from report_lib.attention import explainer_for
-    from report_lib.metrics import curve_images, deletion_insertion
-    from report_lib.occlusion import occluded_copies, patch_positions, sensitivity_map
+    from report_lib.evaluation.faithfulness import curve_images, deletion_insertion
+    from report_lib.methods.occlusion import occluded_copies, patch_positions, sensitivity_map
 
     positions = patch_positions(bundle.input_size, OCCLUSION_PATCH, OCCLUSION_STRIDE)
-    heatmap = explainer_for(bundle).gradcam(image[None], class_id)[0]
+    heatmap = explain("gradcam", bundle, image[None], class_id)[0]
 
     return [
         Case("occlusion", f"{len(positions)} positions", "eager, one image per call",
@@ -191,9 +189,9 @@ def optimization_cases(bundle: ModelBundle, images: np.ndarray) -> list[Case]:
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    from report_lib.adversarial_patch import train_patch
-    from report_lib.featurevis import visualize
-    from report_lib.objectives import class_logit
+    from report_lib.methods.adversarial_patch import PatchRecipe, train_patch
+    from report_lib.methods.featurevis import visualize
+    from report_lib.methods.objectives import class_logit
 
     classes = list(CLASSES[:FEATUREVIS_CLASSES])
     objectives = [class_logit(c) for c in classes]
@@ -204,7 +202,7 @@ def optimization_cases(bundle: ModelBundle, images: np.ndarray) -> list[Case]:
         return visualize(bundle, objectives, "lucid", steps=FEATUREVIS_STEPS, progress=False)
 
     def patch():
-        return train_patch(bundle, images, target=859, steps=PATCH_STEPS, batch_size=PATCH_BATCH, progress=False)
+        return train_patch(bundle, images, 859, PatchRecipe(steps=PATCH_STEPS, batch_size=PATCH_BATCH), progress=False)
 
     work = f"{len(classes)} classes x {FEATUREVIS_STEPS} steps"
     return [

@@ -1,7 +1,11 @@
 """report_lib: the shared code of the course "Visualising Deep Convolutional
-Neural Networks" (models, images, visualization methods, plots, report).
+Neural Networks".
 
-Modules are imported explicitly, e.g. ``from report_lib.attention import Explainer``.
+Its subpackages are layers; each imports only from the layers before it:
+``config`` < ``data`` < ``models`` < ``methods`` < ``evaluation`` < ``course``
+< ``publish`` (which, like ``config`` and ``data.samples``, never starts
+TensorFlow). Modules are imported explicitly, e.g.
+``from report_lib.methods.registry import explain``.
 """
 
 import os

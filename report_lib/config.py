@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: The public repository; the README badges and the Colab install cell are
-#: generated from this one value (``python -m report_lib.links``).
+#: generated from this one value (``python -m report_lib.publish.links``).
 REPO_SLUG = "vis-cnn-course/visualising-cnns"
 REPO_URL = f"https://github.com/{REPO_SLUG}"
 REPO_BRANCH = "main"
@@ -16,6 +16,8 @@ REPO_BRANCH = "main"
 PROFILE_ENV = "REPORT_PROFILE"
 MODEL_ENV = "REPORT_MODEL"
 OUTPUT_ENV = "REPORT_OUTPUT_DIR"
+#: What each section writes beside its figures: model, profile, seed, versions, time.
+RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ def _text_outputs(path) -> list[str]:
                 texts.append(output.text)
             elif "text/markdown" in output.get("data", {}):
                 texts.append(output["data"]["text/markdown"])
-    # The last line of a section says how long it took.
-    return [re.sub(r" in \d+ s ", " in _ s ", text) for text in texts]
+    # The last line of a section says where its figures went (a folder per run here) and how long it took.
+    return [re.sub(r"saved to \S+ in \d+ s ", "saved to _ in _ s ", text) for text in texts]
 
 
 def test_a_section_run_twice_prints_the_same(tmp_path, monkeypatch):

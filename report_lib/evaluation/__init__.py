@@ -1,0 +1,3 @@
+"""Evaluation: measuring attribution maps (faithfulness, localisation,
+sanity checks) and ranking the methods. Imports ``config``, ``data``,
+``models`` and ``methods``."""

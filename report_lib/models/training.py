@@ -1,0 +1,77 @@
+"""Small models trained in this course, and the training helpers they share:
+a CNN that learns synthetic squares in seconds (tests, the pointing game) and
+a small VGG-style CNN for watching filters evolve."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from report_lib.models.bundle import ModelBundle, bundle_from_model
+
+
+def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
+    """Compile for integer labels with Adam and accuracy (recompile after (un)freezing)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def best_epoch(history: dict[str, list[float]]) -> int:
+    """The 1-based epoch with the highest validation accuracy (the first, on ties)."""
+    return int(np.argmax(history["val_accuracy"])) + 1
+
+
+def scale_pixels(images: tf.Tensor) -> tf.Tensor:
+    """The small CNNs' preprocessing: pixels to ``[0, 1]``."""
+    return images / 255.0
+
+
+def build_small_cnn(size: int = 32, seed: int = 0, num_classes: int = 2) -> keras.Model:
+    """Three conv layers, global average pooling and a softmax."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="last_conv")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="small_cnn")
+
+
+def train_small_cnn(images: np.ndarray, labels: np.ndarray, epochs: int = 6, seed: int = 0,
+                    class_names: tuple[str, ...] | None = None) -> ModelBundle:
+    """Train the small CNN on labelled images (a few seconds on a CPU for the synthetic squares).
+
+    Args:
+        images: ``(n, size, size, 3)`` uint8.
+        labels: ``(n,)`` int labels.
+        epochs: Passes over the data.
+        seed: Seeds the initial weights and the shuffling.
+        class_names: Names of the classes; ``class 0``, ... by default.
+
+    Returns:
+        The trained model as a bundle (CAM layer ``last_conv``).
+    """
+    num_classes = len(class_names) if class_names else int(np.max(labels)) + 1
+    model = build_small_cnn(images.shape[1], seed, num_classes)
+    compile_classifier(model, 3e-3)
+    model.fit(scale_pixels(tf.constant(images, tf.float32)), labels, epochs=epochs, batch_size=32, verbose=0)
+    return bundle_from_model(model, scale_pixels, name="small_cnn", class_names=class_names)
+
+
+def small_scratch_cnn(size: int, num_classes: int, seed: int = 0) -> keras.Model:
+    """A small VGG-style CNN with 5x5 first-layer filters (large enough to see),
+    for watching filters evolve."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Conv2D(32, 5, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(name="pool2")(x)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(64, activation="relu", name="dense")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="small_scratch_cnn")

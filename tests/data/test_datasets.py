@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from report_lib.data.datasets import load_tf_flowers, texture_crops
+
+SPLITS = {"train": 6, "validation": 2, "test": 2}
+
+
+def _overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.fixture(scope="module")
+def textures():
+    return texture_crops(SPLITS, size=32, seed=0, classes=("brick", "grass", "gravel"))
+
+
+def test_train_and_test_crops_never_overlap(textures):
+    for label in range(3):
+        train = textures.boxes["train"][textures.labels["train"] == label]
+        for split in ("validation", "test"):
+            other = textures.boxes[split][textures.labels[split] == label]
+            assert not any(_overlap(a, b) for a in train for b in other)
+
+
+def test_balanced_seeded_and_grey(textures):
+    for split, count in SPLITS.items():
+        assert np.bincount(textures.labels[split]).tolist() == [count] * 3
+        assert textures.images[split].shape == (3 * count, 32, 32, 3)
+    again = texture_crops(SPLITS, size=32, seed=0, classes=("brick", "grass", "gravel"))
+    other = texture_crops(SPLITS, size=32, seed=1, classes=("brick", "grass", "gravel"))
+    np.testing.assert_array_equal(textures.images["train"], again.images["train"])
+    assert not np.array_equal(textures.images["train"], other.images["train"])
+    image = textures.images["train"][0].astype(int)
+    assert (image[..., 0] == image[..., 1]).all()
+
+
+def test_flowers_fall_back_offline():
+    # tensorflow-datasets is not a dependency: the loader says so and returns None.
+    assert load_tf_flowers(32, SPLITS, timeout=1) is None
