@@ -103,7 +103,7 @@ def test_a_full_size_image_imputes_quickly():
     removed = rng.random((224, 224)) < 0.9  # the largest usual fraction
     start = time.perf_counter()
     noisy_linear_imputation(image, removed)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 10  # ~1 s; a per-pixel Python loop would take far longer
 
 
 def test_morf_removes_the_top_pixels_and_lerf_the_bottom():
