@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Union
 
@@ -19,16 +20,53 @@ ImageSource = Union[str, Path, np.ndarray, Image.Image, bytes]
 URL_TIMEOUT_SECONDS = 10.0
 URL_MAX_BYTES = 20 * 1024 * 1024
 
+# Largest image decoded, in pixels, checked from the file's header before any
+# decoding. 50 MP takes every ImageNet photograph (well under 25 MP) and a
+# 48 MP phone photo (8064 x 6048), and decodes to at most 150 MB of RGB; a
+# 12000 x 12000 image (144 MP, ~0.4 GB and seconds to decode) is refused.
+# A few kilobytes of PNG can declare such a size, so the limit guards uploads
+# and URLs. Raise it (``report_lib.data.images.MAX_PIXELS = ...``) for larger
+# photographs; Pillow's own bomb check still refuses more than
+# ``2 * PIL.Image.MAX_IMAGE_PIXELS`` (179 MP by default).
+MAX_PIXELS = 50_000_000
+
+# The common ImageNet evaluation protocol (torchvision's reference scripts,
+# timm's default crop_pct): resize the shorter side to size / 0.875 (256 for
+# 224), then cut the central size x size square.
+IMAGENET_CROP_FRACTION = 0.875
+CROPS = ("none", "centre")
+
 
 class ImageLoadError(ValueError):
     """An image could not be loaded; the message says which and why."""
 
 
+def _check_pixels(image: Image.Image, origin: str) -> None:
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageLoadError(
+            f"{origin} is {width} x {height} = {width * height / 1e6:.0f} megapixels, over the limit of "
+            f"{MAX_PIXELS / 1e6:g} MP (report_lib.data.images.MAX_PIXELS); it was not decoded, which would take "
+            f"about {width * height * 3 / 1e9:.1f} GB. Downscale it first, or raise the limit."
+        )
+
+
 def _decode(data: bytes, origin: str) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
+            # Our own limit, checked next, is lower and says more than Pillow's warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data))  # reads the header only
+        with opened as image:
+            _check_pixels(image, origin)
             image.load()
             return _to_rgb(image, origin)
+    except Image.DecompressionBombError as error:
+        # Pillow refuses at open(), before our check, what is over twice its own limit.
+        raise ImageLoadError(
+            f"{origin} is too large to decode ({error}); the limit here is {MAX_PIXELS / 1e6:g} megapixels "
+            "(report_lib.data.images.MAX_PIXELS) and it was not decoded. Downscale it first."
+        ) from None
     except UnidentifiedImageError:
         raise ImageLoadError(f"{origin} is not an image (unrecognised format)") from None
     except (OSError, SyntaxError) as error:
@@ -107,9 +145,11 @@ def load_rgb(source: ImageSource, *, timeout: float = URL_TIMEOUT_SECONDS, max_b
 
     Raises:
         ImageLoadError: The source is missing, not an image, truncated,
-            unreachable, too large or of the wrong shape.
+            unreachable, too large (bytes from a URL, or pixels over
+            ``MAX_PIXELS``, refused before decoding) or of the wrong shape.
     """
     if isinstance(source, Image.Image):
+        _check_pixels(source, "the PIL image")  # it may still be lazily unloaded
         return _to_rgb(source, "PIL image")
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _decode(bytes(source), "the uploaded file")
@@ -147,26 +187,103 @@ def resize_rgb(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
-def load_image(source: ImageSource, size: int | tuple[int, int] = 224, **kwargs) -> np.ndarray:
+def resize_centre_crop(
+    image: np.ndarray, size: int | tuple[int, int], crop_fraction: float = IMAGENET_CROP_FRACTION
+) -> np.ndarray:
+    """Resize keeping the aspect ratio, then cut the centre (ImageNet evaluation).
+
+    The image is scaled (bilinear) so that it covers ``size / crop_fraction``
+    in both directions, i.e. its shorter side becomes ``size / crop_fraction``
+    for a square target (256 for 224 at the default 0.875), and the central
+    ``size`` is kept. ``crop_fraction=1`` keeps the largest centred region.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 array.
+        size: Target side, or ``(height, width)``.
+        crop_fraction: Fraction of the resized image's shorter side kept, in (0, 1].
+
+    Returns:
+        ``(height, width, 3)`` uint8 array.
+    """
+    if not 0 < crop_fraction <= 1:
+        raise ValueError(f"crop_fraction must be in (0, 1], got {crop_fraction}")
+    height, width = (size, size) if isinstance(size, int) else size
+    old_height, old_width = image.shape[:2]
+    scale = max(height / crop_fraction / old_height, width / crop_fraction / old_width)
+    # round() can fall a pixel short of the target when the aspect is extreme.
+    new_height = max(height, int(round(old_height * scale)))
+    new_width = max(width, int(round(old_width * scale)))
+    resized = resize_rgb(image, (new_height, new_width))
+    top, left = (new_height - height) // 2, (new_width - width) // 2
+    return resized[top : top + height, left : left + width]
+
+
+def fit_image(
+    image: np.ndarray,
+    size: int | tuple[int, int],
+    crop: str = "none",
+    crop_fraction: float = IMAGENET_CROP_FRACTION,
+) -> np.ndarray:
+    """Bring an RGB image to the model's input size.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 array.
+        size: Target side, or ``(height, width)``.
+        crop: ``"none"``: squash to the size, aspect not kept (the course's
+            default, as Keras' ``load_img(target_size=...)``). ``"centre"``:
+            the ImageNet evaluation convention, ``resize_centre_crop``; use it
+            to measure accuracy on photographs.
+        crop_fraction: See ``resize_centre_crop``.
+
+    Returns:
+        ``(height, width, 3)`` uint8 array.
+    """
+    crop = "centre" if crop == "center" else crop
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+    if crop == "centre":
+        return resize_centre_crop(image, size, crop_fraction)
+    return resize_rgb(image, size)
+
+
+def load_image(
+    source: ImageSource,
+    size: int | tuple[int, int] = 224,
+    crop: str = "none",
+    crop_fraction: float = IMAGENET_CROP_FRACTION,
+    **kwargs,
+) -> np.ndarray:
     """Load an image as RGB at the model's input size.
 
     Args:
         source: See ``load_rgb``.
         size: Target side, or ``(height, width)``.
+        crop: ``"none"`` (squash, the default) or ``"centre"`` (resize the
+            shorter side to ``size / crop_fraction``, then centre-crop: the
+            ImageNet evaluation convention). See ``fit_image``.
+        crop_fraction: See ``resize_centre_crop``.
         **kwargs: ``timeout`` and ``max_bytes`` for URLs.
 
     Returns:
         ``(height, width, 3)`` uint8 array.
     """
-    return resize_rgb(load_rgb(source, **kwargs), size)
+    return fit_image(load_rgb(source, **kwargs), size, crop, crop_fraction)
 
 
-def load_images(sources: list[ImageSource], size: int | tuple[int, int] = 224, **kwargs) -> np.ndarray:
+def load_images(
+    sources: list[ImageSource],
+    size: int | tuple[int, int] = 224,
+    crop: str = "none",
+    crop_fraction: float = IMAGENET_CROP_FRACTION,
+    **kwargs,
+) -> np.ndarray:
     """Load several images into one ``(n, height, width, 3)`` uint8 batch.
 
     Args:
         sources: Items accepted by ``load_rgb``.
         size: Target side, or ``(height, width)``.
+        crop: ``"none"`` or ``"centre"``, see ``load_image``.
+        crop_fraction: See ``resize_centre_crop``.
         **kwargs: ``timeout`` and ``max_bytes`` for URLs.
 
     Returns:
@@ -174,7 +291,7 @@ def load_images(sources: list[ImageSource], size: int | tuple[int, int] = 224, *
     """
     if not sources:
         raise ImageLoadError("no images given")
-    return np.stack([load_image(source, size, **kwargs) for source in sources])
+    return np.stack([load_image(source, size, crop, crop_fraction, **kwargs) for source in sources])
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")

@@ -1,3 +1,4 @@
-"""Evaluation: measuring attribution maps (faithfulness, localisation,
-sanity checks) and ranking the methods. Imports ``config``, ``data``,
-``models`` and ``methods``."""
+"""Evaluation: measuring attribution maps (faithfulness, ROAD, localisation,
+sanity checks), the statistics behind the tables (intervals, paired
+differences, tie-averaged ranks) and ranking the methods. Imports
+``config``, ``data``, ``models`` and ``methods``."""

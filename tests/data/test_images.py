@@ -1,12 +1,16 @@
 import io
+import struct
 import threading
 import time
+import warnings
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import report_lib.data.images as images_module
 from report_lib.data.images import (
     ImageLoadError,
     augmented_crops,
@@ -15,6 +19,7 @@ from report_lib.data.images import (
     load_image,
     load_images,
     load_rgb,
+    resize_centre_crop,
 )
 from report_lib.data.samples import SAMPLES, sample_credits
 
@@ -206,3 +211,97 @@ def test_folders_expand_to_their_images(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ImageLoadError, match="holds no image files"):
         expand_sources(str(tmp_path / "empty"))
+
+
+# --- ImageNet evaluation crop ------------------------------------------------
+
+def _quadrants(height: int, width: int) -> np.ndarray:
+    """A wide image: a 1-pixel red frame; left third blue, the rest green."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:, : width // 3, 2] = 255
+    image[:, width // 3 :, 1] = 255
+    return image
+
+
+def test_centre_crop_keeps_the_aspect_and_cuts_the_middle():
+    wide = _quadrants(375, 500)  # the typical ImageNet landscape photograph
+    cropped = load_image(wide, 224, crop="centre")
+    assert cropped.shape == (224, 224, 3)
+    # Shorter side 375 -> 256, longer 500 -> 341; the centre 224 starts at
+    # column 58 of 341, past the blue third (which ends at 113): about 55
+    # blue columns remain, where squashing would keep 74.
+    blue_columns = (cropped[112, :, 2] > 128).sum()
+    assert 53 <= blue_columns <= 57, blue_columns
+    assert (load_image(wide, 224)[112, :, 2] > 128).sum() in range(73, 76)  # the default still squashes
+
+
+def test_centre_crop_fraction_and_rectangular_targets():
+    tall = np.zeros((400, 200, 3), np.uint8)
+    tall[:60] = 255  # a white band at the top
+    # crop_fraction=1 keeps the largest centred square, rows 100..300 of 400: no white.
+    assert resize_centre_crop(tall, 50, crop_fraction=1.0).max() == 0
+    # At 0.875 the square is 175 of the 200 columns wide: rows 113..287.
+    assert resize_centre_crop(tall, 50).max() == 0 and resize_centre_crop(tall, 50, 0.5).max() == 0
+    assert load_image(tall, 50).max() == 255  # squashing keeps the band
+    assert resize_centre_crop(tall, (30, 20)).shape == (30, 20, 3)
+    assert load_images([tall, tall], 32, crop="center").shape == (2, 32, 32, 3)  # both spellings
+    with pytest.raises(ValueError, match="crop must be"):
+        load_image(tall, 32, crop="middle")
+    with pytest.raises(ValueError, match="crop_fraction"):
+        resize_centre_crop(tall, 32, crop_fraction=0)
+
+
+def test_centre_crop_of_a_square_image_only_zooms_in():
+    image = np.random.default_rng(0).integers(0, 256, size=(256, 256, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(resize_centre_crop(image, 224), image[16:240, 16:240])
+
+
+# --- images too large to decode ----------------------------------------------
+
+def _blank_png(width: int, height: int) -> bytes:
+    """A valid 1-bit black PNG, built row by row so the test never holds the pixels."""
+    row = b"\x00" + bytes((width + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj()
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [12_000, 20_000])  # warned and decoded, or Pillow's own error, before
+def test_huge_images_are_refused_before_decoding(tmp_path, side):
+    data = _blank_png(side, side)
+    assert len(data) < 100_000  # a few tens of kB declare 144 or 400 megapixels
+    path = tmp_path / "huge.png"
+    path.write_bytes(data)
+    for source in (path, data):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no DecompressionBombWarning escapes either
+            with pytest.raises(ImageLoadError, match="megapixels.*MAX_PIXELS.*not decoded") as error:
+                load_rgb(source)
+        # Our message (12000) or Pillow's, quoted in ours (20000: refused inside Image.open).
+        assert f"{side} x {side}" in str(error.value) or f"{side * side} pixels" in str(error.value)
+        assert time.perf_counter() - start < 1.0
+
+
+def test_the_pixel_limit_is_a_module_setting(tmp_path, monkeypatch):
+    data = _png_bytes(np.zeros((100, 100, 3), np.uint8))
+    monkeypatch.setattr(images_module, "MAX_PIXELS", 9_999)
+    with pytest.raises(ImageLoadError, match="over the limit"):
+        load_rgb(data)
+    with pytest.raises(ImageLoadError, match="over the limit"):
+        load_rgb(Image.open(io.BytesIO(data)))  # a lazily opened PIL image too
+    monkeypatch.setattr(images_module, "MAX_PIXELS", 10_000)
+    assert load_rgb(data).shape == (100, 100, 3)
+
+
+def test_pillows_own_bomb_error_becomes_an_image_load_error(monkeypatch):
+    # With our limit raised above Pillow's, Pillow's refusal at open() still ends as ImageLoadError.
+    monkeypatch.setattr(images_module, "MAX_PIXELS", 10**12)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageLoadError, match="too large to decode"):
+        load_rgb(_png_bytes(np.zeros((100, 100, 3), np.uint8)))
