@@ -18,13 +18,48 @@ from report_lib.models.classes import Prediction
 if TYPE_CHECKING:
     from report_lib.methods.featurevis import Visualization
 
-#: Resolution of saved figures: enough for the HTML report, small in git.
-FIGURE_DPI = 80
+#: Resolution of saved and shown figures: small tiles and labels stay sharp on a page.
+FIGURE_DPI = 110
 HEATMAP_CMAP = "jet"
+#: Quality of figures kept as JPEG (photographic grids only, see ``encode_figure``).
+JPEG_QUALITY = 92
+#: A figure is kept as PNG unless that is more than this many times the size
+#: of its JPEG: plots, charts and tables compress well as PNG and stay crisp,
+#: grids of photographs and dense maps do not.
+PNG_SIZE_LIMIT = 2.0
+
+
+def _rendered(fig: matplotlib.figure.Figure) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def encode_figure(fig: matplotlib.figure.Figure) -> tuple[bytes, str]:
+    """A figure as PNG (plots, charts, line art) or, when PNG would be more than
+    ``PNG_SIZE_LIMIT`` times larger, as JPEG at ``JPEG_QUALITY`` (photographs).
+
+    Args:
+        fig: The figure.
+
+    Returns:
+        ``(bytes, "png" | "jpeg")``.
+    """
+    import io
+
+    from PIL import Image
+
+    png = _rendered(fig)
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    jpeg = out.getvalue()
+    return (png, "png") if len(png) <= PNG_SIZE_LIMIT * len(jpeg) else (jpeg, "jpeg")
 
 
 def save_fig(fig: matplotlib.figure.Figure, name: str, output_dir: str | Path) -> Path:
-    """Save a figure as PNG into the section's output folder.
+    """Save a figure into the section's output folder, as ``encode_figure`` chooses.
 
     Args:
         fig: The figure.
@@ -32,12 +67,13 @@ def save_fig(fig: matplotlib.figure.Figure, name: str, output_dir: str | Path) -
         output_dir: Destination folder (created if needed).
 
     Returns:
-        Path of the PNG file.
+        Path of the file (``.png`` or ``.jpg``).
     """
+    data, kind = encode_figure(fig)
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    path = folder / f"{name}.{'png' if kind == 'png' else 'jpg'}"
+    path.write_bytes(data)
     return path
 
 
@@ -57,21 +93,6 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, cmap: st
         raise ValueError(f"heatmap {heatmap.shape} does not match image {image.shape[:2]}")
     colours = matplotlib.colormaps[cmap](np.clip(heatmap, 0.0, 1.0))[..., :3]
     return (1.0 - alpha) * image.astype(np.float32) / 255.0 + alpha * colours
-
-
-def figure_to_jpeg(fig: matplotlib.figure.Figure, quality: int = 85) -> bytes:
-    """Encode a figure as JPEG at ``FIGURE_DPI`` (photographic figures are
-    several times smaller than as PNG, which keeps notebooks light)."""
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
-    buffer.seek(0)
-    out = io.BytesIO()
-    Image.open(buffer).convert("RGB").save(out, format="JPEG", quality=quality, optimize=True)
-    return out.getvalue()
 
 
 def _bar_chart(axis: plt.Axes, predictions: Sequence[Prediction], highlight: int | None = None) -> None:
@@ -155,14 +176,18 @@ class Panel:
         title: Column title.
         maps: ``(n, h, w)`` maps in ``[0, 1]``, one per image.
         style: How they are drawn (the method's ``MapStyle``).
+        scale: ``(low, high)`` raw values that 0 and 1 stand for, when the
+            column shares one scale (its colour bar then reads in
+            ``style.unit``); ``None`` when each map is scaled to its own range.
     """
 
     title: str
     maps: np.ndarray
     style: MapStyle = MapStyle()
+    scale: tuple[float, float] | None = None
 
 
-def method_panel(method_id: str, raw: np.ndarray, title: str | None = None) -> Panel:
+def method_panel(method_id: str, raw: np.ndarray, title: str | None = None, shared_scale: bool = False) -> Panel:
     """A panel of a method's raw maps, scaled and styled the way that method is
     always drawn (``Method.for_display``, ``Method.style``).
 
@@ -170,12 +195,37 @@ def method_panel(method_id: str, raw: np.ndarray, title: str | None = None) -> P
         method_id: A method id of ``methods.registry``.
         raw: ``(n, h, w)`` raw maps from that method.
         title: Column title; the method's title by default.
+        shared_scale: One scale for the whole column, in the method's units
+            (e.g. occlusion's probability drop), so that maps compare across
+            images; by default each map fills ``[0, 1]`` on its own.
 
     Returns:
         The panel.
     """
     method = get_method(method_id)
-    return Panel(title or method.title, method.for_display(raw), method.style)
+    title = title or method.title
+    if not shared_scale:
+        return Panel(title, method.for_display(raw), method.style)
+    values = np.maximum(raw, 0.0) if method.style.positive_only else np.asarray(raw, np.float32)
+    low = 0.0 if method.style.positive_only else float(values.min())
+    high = max(float(values.max()), low + 1e-12)
+    return Panel(title, np.clip((values - low) / (high - low), 0.0, 1.0), method.style, (low, high))
+
+
+def _colour_bar(fig: matplotlib.figure.Figure, axes: Sequence[plt.Axes], panel: Panel) -> None:
+    """A horizontal colour bar under a column: in the method's unit on a shared
+    scale, else from the least to the most important pixel of each map."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    low, high = panel.scale or (0.0, 1.0)
+    bar = fig.colorbar(ScalarMappable(Normalize(low, high), panel.style.cmap), ax=list(axes), orientation="horizontal",
+                       fraction=0.04, pad=0.02, aspect=18)
+    bar.set_label(panel.style.unit if panel.scale else f"{panel.style.unit}\n(each map scaled to its own range)",
+                  fontsize=7)
+    bar.ax.tick_params(labelsize=7)
+    if panel.scale is None:
+        bar.set_ticks([0, 1], labels=["low", "high"])
 
 
 def _draw_map(axis: plt.Axes, image: np.ndarray, heatmap: np.ndarray, style: MapStyle) -> None:
@@ -187,7 +237,8 @@ def _draw_map(axis: plt.Axes, image: np.ndarray, heatmap: np.ndarray, style: Map
 
 
 def plot_maps(images: np.ndarray, panels: Sequence[Panel], labels: Sequence[str]) -> matplotlib.figure.Figure:
-    """A grid with one row per image: the image, then one map per panel.
+    """A grid with one row per image: the image, then one map per panel, with a
+    colour bar under each column of maps.
 
     Args:
         images: ``(n, H, W, 3)`` uint8.
@@ -198,7 +249,8 @@ def plot_maps(images: np.ndarray, panels: Sequence[Panel], labels: Sequence[str]
         The figure.
     """
     columns = 1 + len(panels)
-    fig, axes = plt.subplots(len(images), columns, figsize=(2.3 * columns, 2.4 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(len(images), columns, figsize=(2.5 * columns, 2.5 * len(images) + 0.6), squeeze=False,
+                             layout="constrained")
     for row, (image, label) in enumerate(zip(images, labels)):
         axes[row, 0].imshow(image)
         axes[row, 0].set_title(label, fontsize=9)
@@ -209,7 +261,8 @@ def plot_maps(images: np.ndarray, panels: Sequence[Panel], labels: Sequence[str]
     for axis in axes.flat:
         axis.set_xticks([])
         axis.set_yticks([])
-    fig.tight_layout()
+    for column, panel in enumerate(panels, start=1):
+        _colour_bar(fig, axes[:, column], panel)
     return fig
 
 
@@ -237,7 +290,7 @@ def plot_explanation(
     cells = [None, *panels]
     per_row = min(panels_per_row, len(cells))
     rows = int(np.ceil(len(cells) / per_row))
-    fig = plt.figure(figsize=(2.4 * per_row + 3.4, 2.6 * rows))
+    fig = plt.figure(figsize=(2.6 * per_row + 3.4, 3.0 * rows), layout="constrained")
     grid = fig.add_gridspec(rows, per_row + 1, width_ratios=[1] * per_row + [1.5])
     for index, panel in enumerate(cells):
         axis = fig.add_subplot(grid[divmod(index, per_row)])
@@ -247,12 +300,12 @@ def plot_explanation(
         else:
             _draw_map(axis, image, panel.maps[0], panel.style)
             axis.set_title(panel.title, fontsize=9)
+            _colour_bar(fig, [axis], panel)
         axis.set_xticks([])
         axis.set_yticks([])
     bars = fig.add_subplot(grid[0, per_row])
     _bar_chart(bars, predictions, highlight=explained)
     bars.set_title("top-5 (orange: explained)", fontsize=9)
-    fig.tight_layout()
     return fig
 
 

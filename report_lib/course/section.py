@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 
 from report_lib.config import RUN_FILE, Profile, build_dir, figures_dir, get_profile
-from report_lib.course.plotting import figure_to_jpeg, save_fig
+from report_lib.course.plotting import save_fig
 from report_lib.models.bundle import ModelBundle
 from report_lib.models.registry import load_model
 BANNER_WIDTH = 78
@@ -37,8 +37,9 @@ class SectionRun:
     figures: list[str] = field(default_factory=list)
 
     def show_figure(self, fig, name: str) -> None:
-        """Save a figure as ``<output_dir>/<name>.png``, show it inline (as a
-        light JPEG) and close it.
+        """Save a figure as ``<output_dir>/<name>.png`` (or ``.jpg`` for
+        photographic grids, see ``plotting.encode_figure``), show the same
+        file inline and close the figure.
 
         Args:
             fig: Matplotlib figure.
@@ -48,7 +49,7 @@ class SectionRun:
         from IPython.display import Image, display
 
         path = save_fig(fig, name, self.output_dir)
-        display(Image(data=figure_to_jpeg(fig), format="jpeg"))
+        display(Image(data=path.read_bytes(), format="png" if path.suffix == ".png" else "jpeg"))
         plt.close(fig)
         self.figures.append(path.name)
 

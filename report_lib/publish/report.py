@@ -91,7 +91,7 @@ def render_section(notebook_path: Path, out_dir: Path, figures_root: Path) -> Se
 
 def _thumbnail(folder: Path, figures: list[str], out_dir: Path, stem: str, width: int = 220) -> str:
     """A small copy of the section's key figure (its last PNG) for the contents page."""
-    pictures = [name for name in figures if name.endswith(".png") and (folder / name).exists()]
+    pictures = [name for name in figures if name.endswith((".png", ".jpg")) and (folder / name).exists()]
     if not pictures:
         return ""
     from PIL import Image

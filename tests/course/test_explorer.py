@@ -103,11 +103,12 @@ def test_static_figure_explains_the_top_class(named_bundle, tiny_test_set):
     image = tiny_test_set[0][0]
     fig, class_id = explanation_figure(named_bundle, image, ["gradcam", "occlusion"], SETTINGS, title="synthetic")
     assert class_id == int(np.argmax(named_bundle.predict(image[None])[0]))
-    assert len(fig.axes) == 4  # image, two maps, top-5 bars
-    assert "explaining: " + class_choices(named_bundle)[class_id] in fig.axes[0].get_title()
+    drawn = [axis for axis in fig.axes if axis.get_label() != "<colorbar>"]
+    assert len(drawn) == 4 and len(fig.axes) == 6  # image, two maps, top-5 bars; a colour bar per map
+    assert "explaining: " + class_choices(named_bundle)[class_id] in drawn[0].get_title()
     # Maps are scaled to [0, 1]; the occlusion panel keeps the size of the effect in its title.
     largest = explain("occlusion", named_bundle, image[None], class_id, stride=SETTINGS.occlusion_stride).max()
-    assert fig.axes[2].get_title() == f"Occlusion (largest drop {largest:.2f})"
+    assert drawn[2].get_title() == f"Occlusion (largest drop {largest:.2f})"
     plt.close(fig)
 
 
@@ -120,7 +121,8 @@ def test_layers_by_resolution_go_fine_to_coarse(named_bundle):
 def test_layer_figure_has_one_panel_per_layer(named_bundle, tiny_test_set):
     layers = layers_by_resolution(named_bundle, count=2)
     fig = layer_figure(named_bundle, tiny_test_set[0][0], "gradcam", layers, SETTINGS, class_id=0)
-    assert [axis.get_title().split(" (")[0] for axis in fig.axes[1:3]] == layers
+    drawn = [axis for axis in fig.axes if axis.get_label() != "<colorbar>"]
+    assert [axis.get_title().split(" (")[0] for axis in drawn[1:3]] == layers
     plt.close(fig)
     with pytest.raises(ValueError, match="does not use a layer"):
         layer_figure(named_bundle, tiny_test_set[0][0], "occlusion", layers, SETTINGS, class_id=0)

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 
 from report_lib.course.plotting import (
     Panel,
-    figure_to_jpeg,
+    encode_figure,
     method_panel,
     overlay,
     plot_explanation,
@@ -45,13 +45,15 @@ def test_map_grid_shapes_and_jpeg():
               method_panel("gradcam", np.random.default_rng(3).random((3, 4, 4)), "coarse"),
               method_panel("saliency", np.random.default_rng(4).random((3, 16, 16)))]
     fig = plot_maps(IMAGES, panels, ["x", "y", "z"])
-    assert len(fig.axes) == 3 * 4
+    assert len([axis for axis in fig.axes if axis.get_label() != "<colorbar>"]) == 3 * 4
     assert [fig.axes[i].get_title() for i in (1, 2, 3)] == ["A", "coarse", "saliency"]
     # The coarse map is shown alone, at its own 4 x 4 resolution; gradient maps alone, in grey.
     assert fig.axes[2].images[0].get_array().shape == (4, 4)
     assert fig.axes[3].images[0].get_cmap().name == "gray" and fig.axes[3].images[0].get_array().ndim == 2
     assert fig.axes[1].images[0].get_array().shape == (16, 16, 3)  # overlaid on the image
-    assert figure_to_jpeg(fig)[:3] == b"\xff\xd8\xff"
+    # One colour bar per column of maps, in the column's unit or from low to high.
+    bars = [axis for axis in fig.axes if axis.get_label() == "<colorbar>"]
+    assert len(bars) == 3 and bars[2].get_xlabel().startswith("gradient magnitude\n(each map")
 
 
 def test_grids_strips_and_examples():
@@ -85,10 +87,12 @@ def test_explanation_figure_wraps_panels_and_highlights_the_class():
     maps = [Panel(f"method {i}", np.full((1, 16, 16), i / 6), MapStyle()) for i in range(6)]
     predictions = [Prediction(i, "", f"class {i}", p) for i, p in enumerate([0.5, 0.3, 0.1, 0.05, 0.05])]
     fig = plot_explanation(image, maps, predictions, explained=1, title="x", panels_per_row=4)
-    panels, bars = fig.axes[:-1], fig.axes[-1]
+    drawn = [axis for axis in fig.axes if axis.get_label() != "<colorbar>"]
+    panels, bars = drawn[:-1], drawn[-1]
     assert [a.get_title() for a in panels] == ["x", *(m.title for m in maps)]
-    rows = {round(a.get_position().y0, 3) for a in panels}
-    assert len(rows) == 2  # 7 panels, 4 per row
+    assert len(fig.axes) - len(drawn) == len(maps)  # a colour bar under every map
+    rows = {a.get_subplotspec().rowspan.start for a in panels}
+    assert rows == {0, 1}  # 7 panels, 4 per row
     orange = [i for i, patch in enumerate(bars.patches)
               if patch.get_facecolor()[:3] == matplotlib.colors.to_rgb("tab:orange")]
     assert [predictions[::-1][i].name for i in orange] == ["class 1"]  # bars run bottom-up
@@ -101,4 +105,34 @@ def test_before_after_pairs_each_image_with_its_changed_copy(imagenet_shaped_bun
                                  ["a, set 1", "b, set 1"])
     titles = [axis.get_title() for axis in fig.axes if axis.get_title()]
     assert titles == ["a", "a, set 1", "b", "b, set 1"]
+    plt.close(fig)
+
+
+def test_plots_stay_png_and_photographs_become_jpeg(tmp_path):
+    fig, axis = plt.subplots(figsize=(4, 3))
+    axis.plot([0, 1, 2], [1, 0, 2])
+    data, kind = encode_figure(fig)
+    assert kind == "png" and data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert save_fig(fig, "curve", tmp_path).name == "curve.png"
+    noise = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    fig, axis = plt.subplots(figsize=(4, 4))
+    axis.imshow(noise)
+    data, kind = encode_figure(fig)
+    assert kind == "jpeg" and data[:3] == b"\xff\xd8\xff"
+    assert save_fig(fig, "photo", tmp_path).name == "photo.jpg"
+    plt.close("all")
+
+
+def test_shared_scale_keeps_units_across_images():
+    drops = np.stack([np.full((4, 4), 0.06), np.full((4, 4), 0.23)])
+    drops[0, 0, 0] = -0.1  # a rise in probability is not drawn
+    panel = method_panel("occlusion", drops, shared_scale=True)
+    assert panel.scale == (0.0, pytest.approx(0.23))
+    assert panel.maps[0, 1, 1] == pytest.approx(0.06 / 0.23) and panel.maps[1].max() == pytest.approx(1.0)
+    assert panel.maps[0, 0, 0] == 0.0
+    own = method_panel("occlusion", drops)
+    assert own.scale is None and own.maps[0].max() == pytest.approx(1.0, abs=1e-4)  # each map fills [0, 1] alone
+    fig = plot_maps(IMAGES[:2, :4, :4], [panel], ["a", "b"])
+    bar = [axis for axis in fig.axes if axis.get_label() == "<colorbar>"][0]
+    assert bar.get_xlabel() == "probability drop" and bar.get_xlim()[1] == pytest.approx(0.23)
     plt.close(fig)
