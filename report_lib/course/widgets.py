@@ -153,15 +153,18 @@ class Explorer:
         self.url_button = widgets.Button(description="Load URL")
         self.model_picker = widgets.Dropdown(options=model_names, value=bundle.name,
                                              description="Model", layout=wide)
-        self.class_picker = widgets.Combobox(placeholder="type to search a class", description="Class",
-                                             ensure_option=True, layout=wide)
+        # Not ensure_option: typing part of a name and pressing Enter must reach
+        # parse_class_choice, which takes unique partial names and ids; a value
+        # counts once typed (Enter or leaving the box), not at every keystroke.
+        self.class_picker = widgets.Combobox(placeholder="type part of a class name, then Enter", description="Class",
+                                             ensure_option=False, continuous_update=False, layout=wide)
         self.method_picker = widgets.Dropdown(options=[(METHODS[key].title, key) for key in EXPLORER_METHODS],
                                               value="gradcam", description="Method", layout=wide)
         self.layer_picker = widgets.Dropdown(description="Layer", layout=wide)
         self.status = widgets.HTML()
         self.output = widgets.Output()
 
-        self._react(self.image_picker, self.set_image)
+        self._react(self.image_picker, self._on_sample)
         self._react(self.upload, self._on_upload)
         self.url_button.on_click(lambda _: self.set_image(self.url.value.strip()))
         self._react(self.model_picker, self.set_model)
@@ -219,6 +222,9 @@ class Explorer:
         self.state.raw_image = raw
         self.state.image_name = name or (source if isinstance(source, str) else "upload")
         self.state.class_id = None
+        if self.image_picker.value != source:
+            # An upload or a URL: no sample is shown now, so picking one again must count as a change.
+            self._quietly(lambda: setattr(self.image_picker, "index", None))
         self.refresh()
 
     def set_class(self, class_id: int) -> None:
@@ -271,6 +277,10 @@ class Explorer:
         # Values set by the explorer itself (see _quietly) are not user choices.
         widget.observe(lambda change: None if self._busy else handler(change["new"]), names="value")
 
+    def _on_sample(self, name: str | None) -> None:
+        if name is not None:
+            self.set_image(name)
+
     def _on_upload(self, value) -> None:
         files = uploaded_files(value)
         if files:
@@ -281,9 +291,11 @@ class Explorer:
         if not text:
             return
         try:
-            self.set_class(parse_class_choice(text, self.bundle))
-        except ValueError as error:
+            class_id = parse_class_choice(text, self.bundle)
+        except ValueError as error:  # none or several match: say which, keep the view
             self._say(str(error), error=True)
+            return
+        self.set_class(class_id)
 
     def _quietly(self, action: Callable[[], None]) -> None:
         # Run an update of the explorer's own widgets without their observers reacting.

@@ -75,6 +75,7 @@ def test_explorer_widgets_update_map_and_top5(named_bundle, tiny_test_set):
     assert state.image_name == "chelsea" and state.heatmap.shape == (32, 32)
     assert state.class_id == state.top5[0].index
     assert explorer.class_picker.value == class_choices(named_bundle)[state.class_id]
+    assert not explorer.class_picker.ensure_option and not explorer.class_picker.continuous_update
 
     # An upload (the synthetic image as a PNG) is explained at its top class.
     explorer.upload.value = ({"name": "square.png", "content": memoryview(_png(images[1])), "type": "image/png",
@@ -82,9 +83,23 @@ def test_explorer_widgets_update_map_and_top5(named_bundle, tiny_test_set):
     assert state.image_name == "square.png" and state.class_id == int(labels[1])
     assert _in_box(state.heatmap, boxes[1])
 
-    # Another class, picked by name, is explained and highlighted.
+    # After an upload no sample is selected, so picking the first sample again reloads it.
+    assert explorer.image_picker.value is None
+    explorer.image_picker.value = "chelsea"
+    assert state.image_name == "chelsea"
+    explorer.upload.value = ({"name": "square.png", "content": memoryview(_png(images[1])), "type": "image/png",
+                              "size": 0, "last_modified": datetime.datetime(2026, 1, 2)},)
+    assert state.image_name == "square.png" and explorer.image_picker.value is None
+
+    # Another class, picked from the list, is explained and highlighted.
     explorer.class_picker.value = class_choices(named_bundle)[1 - int(labels[1])]
     assert state.class_id == 1 - int(labels[1])
+    # Typing part of a name (then Enter) finds the class; an ambiguous part is reported and changes nothing.
+    explorer.class_picker.value = "red"
+    assert state.class_id == 0 and explorer.class_picker.value == "red square (0)"
+    explorer.class_picker.value = "square"
+    assert "matches 2 classes" in explorer.status.value and state.class_id == 0
+    explorer.class_picker.value = class_choices(named_bundle)[1 - int(labels[1])]
 
     # Occlusion takes no layer; the layer picker greys out.
     explorer.method_picker.value = "occlusion"
