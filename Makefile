@@ -16,7 +16,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: env browser report test unit-tests notebook-tests notebooks links bench clean
+.PHONY: env browser report test unit-tests notebook-tests notebook-tests-colab-path notebooks links bench clean
 
 env: $(STAMP)
 
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(BIN)/python -m report_lib.publish.build --profile $(PROFILE) --model $(MODEL)
 
-test: unit-tests notebook-tests
+test: unit-tests notebook-tests notebook-tests-colab-path
 
 # Debian's Chromium for the browser test of the report (root installs it; otherwise that test is skipped).
 browser:
@@ -50,6 +50,11 @@ unit-tests: $(STAMP) browser
 notebook-tests: $(STAMP)
 	REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
 		$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+# The Colab path without its downloads: every notebook with VGG16's architecture
+# (random weights) and section 07 on tf_flowers' mock data (tests/notebooks).
+notebook-tests-colab-path: $(STAMP)
+	$(BIN)/python -m pytest -m colab_path -p no:cacheprovider tests/notebooks
 
 # Refresh the outputs committed with the notebooks: a full run, embedded model.
 notebooks: $(STAMP)

@@ -38,3 +38,14 @@ def test_balanced_seeded_and_grey(textures):
 def test_flowers_fall_back_offline():
     # tensorflow-datasets is not a dependency: the loader says so and returns None.
     assert load_tf_flowers(32, SPLITS, timeout=1) is None
+
+
+def test_tf_flowers_loader_on_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=80):
+        splits = load_tf_flowers(32, SPLITS, seed=0, timeout=120)
+    assert splits is not None and splits.name == "tf_flowers"
+    assert splits.class_names == ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
+    for split, count in SPLITS.items():
+        assert splits.images[split].shape == (5 * count, 32, 32, 3) and splits.images[split].dtype == np.uint8
+        assert np.bincount(splits.labels[split], minlength=5).tolist() == [count] * 5
