@@ -193,13 +193,12 @@ def _section_list(sections: list[SectionPage], current: str) -> str:
         label = html.escape(section.title)
         number = html.escape(section.stem.split("_")[0])
         flag = " <span class='flag'>failed</span>" if section.failure else ""
-        classes = " ".join(c for c in ("current" if section.stem == current else "", "failed" if section.failure else "") if c)
         if section.page:
             marked = " aria-current='page'" if section.stem == current else ""
             entry = f"<a href='{section.page}'{marked}><span class='num'>{number}</span> {label}</a>{flag}"
         else:
             entry = f"<span class='num'>{number}</span> {label}{flag}"
-        items.append(f"<li class='{classes}'>{entry}</li>" if classes else f"<li>{entry}</li>")
+        items.append(f"<li class='failed'>{entry}</li>" if section.failure else f"<li>{entry}</li>")
     contents = " aria-current='page'" if current == "index" else ""
     return f"<ol class='book-sections'><li class='contents'><a href='index.html'{contents}>Contents</a></li>{''.join(items)}</ol>"
 
