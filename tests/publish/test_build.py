@@ -37,5 +37,10 @@ def test_failed_section_is_marked_and_others_still_render(tmp_path, capsys):
     index = (report / "index.html").read_text()
     assert "This section failed in the last build" in index and "the model could not be loaded" in index
     assert "href='01_good.html'" in index and (report / "01_good.html").exists()
+    # The failed section keeps its last good page, marked there and in every page's sidebar.
+    kept = (report / "02_bad.html").read_text()
+    assert "last good run" in kept and "This section failed in the last build" in kept
+    assert '<li class="failed"><a href="02_bad.html">' in (report / "01_good.html").read_text()
+    assert "last good run" in (report / "notebooks" / "02_bad.ipynb").read_text()  # the download too
     status = json.loads((executed / "status.json").read_text())
     assert status["01_good"]["ok"] and not status["02_bad"]["ok"]
