@@ -1,10 +1,10 @@
 """The Colab install cell keeps Colab's own TensorFlow, Keras and NumPy.
 
 Colab's packages are modelled by ``constraints/colab.txt`` (taken from Colab's
-public ``pip-freeze.txt``). The install cell's ``%pip install`` runs as a pip
-dry run against a throwaway venv in which each of those packages is recorded
-as installed at Colab's version (metadata only, so building it takes a
-second), with the cell's git address replaced by this checkout. pip's JSON
+public ``pip-freeze.txt``). The install cell's ``%pip install`` runs as a
+dry run of Colab's pip in a throwaway venv in which each of those packages is
+recorded as installed at Colab's version (metadata only, so building it takes
+seconds), with the cell's git address replaced by this checkout. pip's JSON
 report then says what the cell would install or replace in Colab. Without
 the package index (offline), the tests that need it skip and say so.
 The venv runs this machine's Python (3.11), not Colab's 3.13.
@@ -60,15 +60,37 @@ def install_cell_pip_args() -> list[str]:
     return [local if arg == requirements[0] else arg for arg in args[1:]]
 
 
-def _fake_colab_venv(path: Path, pins: dict[str, str]) -> Path:
-    """A venv without pip in which every pinned package counts as installed."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+# What pip prints when it cannot reach the package index.
+OFFLINE = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution"
+                     r"|Network is unreachable|ProxyError|ConnectTimeout|Max retries exceeded")
+
+
+def _pip(python: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m pip ARGS``; skips the test when the package index is unreachable."""
+    result = subprocess.run(
+        [str(python), "-m", "pip", *args, "--timeout", "30", "--retries", "2"],
+        capture_output=True, text=True, timeout=900,
+    )
+    if result.returncode != 0 and OFFLINE.search(result.stderr):
+        pytest.skip(f"the package index is unreachable, so the install cell cannot be dry-run: "
+                    f"{OFFLINE.search(result.stderr).group(0)}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _colab_venv(path: Path, pins: dict[str, str]) -> Path:
+    """A venv with Colab's pip, in which every other pinned package is recorded
+    as installed at its pinned version (metadata only)."""
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     python = path / "bin" / "python"
+    _pip(python, "install", "--quiet", f"pip=={pins['pip']}")
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
     for name, version in pins.items():
+        if name == "pip":
+            continue
         name = COLAB_NAMES.get(name, name)
         dist_info = Path(site) / f"{name.replace('-', '_')}-{version}.dist-info"
         dist_info.mkdir()
@@ -78,30 +100,13 @@ def _fake_colab_venv(path: Path, pins: dict[str, str]) -> Path:
     return python
 
 
-# What pip prints when it cannot reach the package index.
-OFFLINE = re.compile(r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution"
-                     r"|Network is unreachable|ProxyError|ConnectTimeout|Max retries exceeded")
-
-
-def _pip(python: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), *args, "--timeout", "30", "--retries", "2"],
-        capture_output=True, text=True, timeout=900,
-    )
-    if result.returncode != 0 and OFFLINE.search(result.stderr):
-        pytest.skip(f"the package index is unreachable, so the install cell cannot be dry-run: "
-                    f"{OFFLINE.search(result.stderr).group(0)}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def install_report(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("colab")
     pins = colab_pins()
-    python = _fake_colab_venv(root / "venv", pins)
+    python = _colab_venv(root / "venv", pins)
     report = root / "report.json"
-    result = _pip(python, "install", "--dry-run", "--report", str(report), *install_cell_pip_args())
-    assert result.returncode == 0, result.stderr[-3000:]
+    _pip(python, "install", "--dry-run", "--report", str(report), *install_cell_pip_args())
     return json.loads(report.read_text())
 
 
@@ -119,6 +124,7 @@ def test_install_cell_keeps_colabs_tensorflow_keras_and_numpy(install_report):
 
 def test_install_cell_replaces_nothing_colab_has(install_report):
     pins = {COLAB_NAMES.get(name, name): version for name, version in colab_pins().items()}
+    assert len(pins) > 100  # the packages of constraints/colab.txt, all recorded as installed
     replaced = {
         name: f"{pins[name]} -> {item['metadata']['version']}"
         for item in install_report["install"]
