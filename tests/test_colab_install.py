@@ -110,9 +110,12 @@ def install_report(tmp_path_factory) -> dict:
     return json.loads(report.read_text())
 
 
-def test_the_venv_records_colabs_tensorflow_keras_and_numpy():
+def test_constraints_are_colabs_list_of_2026_08_19():
+    header = CONSTRAINTS.read_text(encoding="utf-8").split("\n\n", 1)[0]
+    assert "a72407924822ea377410b69f0a290150bcb5c9c2 (2026-08-19" in header
     pins = colab_pins()
     assert pins["tensorflow-cpu"] == "2.20.0" and pins["keras"] == "3.13.2" and pins["numpy"] == "2.1.3"
+    assert "tensorflow" not in pins  # Colab's TensorFlow is pinned as the CPU build
 
 
 def test_install_cell_keeps_colabs_tensorflow_keras_and_numpy(install_report):
