@@ -40,7 +40,7 @@ def colab_pins() -> dict[str, str]:
     """Normalised package name -> version, from ``constraints/colab.txt``."""
     pins = {}
     for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].split(";", 1)[0].strip()  # no comments, no markers
         if line:
             name, version = line.split("==")
             pins[_normalise(name)] = version
