@@ -54,9 +54,9 @@ notebook-tests: $(STAMP)
 
 # The same notebook checks in a second venv with Colab's package versions
 # (constraints/colab.txt: TensorFlow, Keras, NumPy, ipywidgets, ipykernel, ...).
-# Colab runs Python 3.13; COLAB_PYTHON picks the interpreter here (see README).
+# Colab runs Python 3.13; COLAB_PYTHON picks the interpreter here, COLAB_VENV its venv (see README).
 COLAB_PYTHON ?= python3.11
-COLAB_VENV := .venv-colab
+COLAB_VENV ?= .venv-colab
 COLAB_BIN := $(COLAB_VENV)/bin
 COLAB_STAMP := $(COLAB_VENV)/.installed
 
