@@ -2,7 +2,8 @@
 #   make report   build the environment, run every notebook, render build/report/index.html
 #   make test     build the environment, run the unit tests and the notebook checks
 # Settings: PROFILE=full|quick, MODEL=auto|vgg16|efficientnet_lite0, PYTHON=python3
-# Also: make bench (benchmarks/run.py), make notebooks, make links, make clean
+# Also: make bench (benchmarks/run.py), make notebooks, make links, make clean,
+#   make test-colab (the notebook checks under Colab's package versions, in .venv-colab)
 
 PYTHON ?= python3
 PROFILE ?= full
@@ -16,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: env browser report test unit-tests notebook-tests notebook-tests-colab-path notebooks links bench clean
+.PHONY: env browser report test unit-tests notebook-tests notebook-tests-colab-path test-colab notebooks links bench clean
 
 env: $(STAMP)
 
@@ -55,6 +56,30 @@ notebook-tests: $(STAMP)
 # (random weights) and section 07 on tf_flowers' mock data (tests/notebooks).
 notebook-tests-colab-path: $(STAMP)
 	$(BIN)/python -m pytest -m colab_path -p no:cacheprovider tests/notebooks
+
+# The same notebook checks in a second venv with Colab's package versions
+# (constraints/colab.txt: TensorFlow, Keras, NumPy, ipywidgets, ipykernel, ...).
+# Colab runs Python 3.13; COLAB_PYTHON picks the interpreter here, COLAB_VENV its venv (see README).
+COLAB_PYTHON ?= python3.11
+COLAB_VENV ?= .venv-colab
+COLAB_BIN := $(COLAB_VENV)/bin
+COLAB_STAMP := $(COLAB_VENV)/.installed
+
+$(COLAB_STAMP): pyproject.toml constraints/colab.txt
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_BIN)/python -m pip install --quiet --upgrade pip
+	$(COLAB_BIN)/python -m pip install --quiet -c constraints/colab.txt -e '.[dev]' tensorflow-cpu
+	touch $@
+
+test-colab: export JUPYTER_PATH := $(CURDIR)/$(COLAB_VENV)/share/jupyter
+test-colab: export PATH := $(CURDIR)/$(COLAB_BIN):$(PATH)
+test-colab: $(COLAB_STAMP)
+	$(COLAB_BIN)/python -c 'import sys, tensorflow, keras, numpy, ipywidgets, ipykernel; \
+		print("Colab versions: Python", sys.version.split()[0], "TensorFlow", tensorflow.__version__, "Keras", keras.__version__, \
+		      "NumPy", numpy.__version__, "ipywidgets", ipywidgets.__version__, "ipykernel", ipykernel.__version__)'
+	REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval-colab \
+		$(COLAB_BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 # Refresh the outputs committed with the notebooks: a full run, embedded model.
 notebooks: $(STAMP)

@@ -33,6 +33,21 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _upload(widget, name: str, content: bytes, counter: int = 1) -> None:
+    """Fill a FileUpload as the browser does. ipywidgets 8 (Jupyter) syncs
+    ``value``; ipywidgets 7 (Colab's 7.7.1) syncs ``metadata`` and ``data``,
+    then bumps ``_counter``, from which it builds its read-only ``value``."""
+    import ipywidgets
+
+    if int(ipywidgets.__version__.split(".")[0]) >= 8:
+        widget.value = ({"name": name, "content": memoryview(content), "type": "image/png",
+                         "size": len(content), "last_modified": datetime.datetime(2026, 1, counter)},)
+    else:
+        widget.metadata = [{"name": name, "type": "image/png", "size": len(content), "lastModified": counter}]
+        widget.data = [content]
+        widget._counter += 1
+
+
 
 def test_frontend_detection(monkeypatch):
     assert not frontend_is_interactive()  # plain Python: nobody to click
@@ -78,8 +93,7 @@ def test_explorer_widgets_update_map_and_top5(named_bundle, tiny_test_set):
     assert not explorer.class_picker.ensure_option and not explorer.class_picker.continuous_update
 
     # An upload (the synthetic image as a PNG) is explained at its top class.
-    explorer.upload.value = ({"name": "square.png", "content": memoryview(_png(images[1])), "type": "image/png",
-                              "size": 0, "last_modified": datetime.datetime(2026, 1, 1)},)
+    _upload(explorer.upload, "square.png", _png(images[1]))
     assert state.image_name == "square.png" and state.class_id == int(labels[1])
     assert _in_box(state.heatmap, boxes[1])
 
@@ -87,8 +101,7 @@ def test_explorer_widgets_update_map_and_top5(named_bundle, tiny_test_set):
     assert explorer.image_picker.value is None
     explorer.image_picker.value = "chelsea"
     assert state.image_name == "chelsea"
-    explorer.upload.value = ({"name": "square.png", "content": memoryview(_png(images[1])), "type": "image/png",
-                              "size": 0, "last_modified": datetime.datetime(2026, 1, 2)},)
+    _upload(explorer.upload, "square.png", _png(images[1]), counter=2)
     assert state.image_name == "square.png" and explorer.image_picker.value is None
 
     # Another class, picked from the list, is explained and highlighted.
