@@ -191,14 +191,7 @@ class Explainer:
         paper and tf-keras-vis; the score's factor cancels in the ratio and
         the final normalization, so it is left out to avoid overflow).
 
-        Args:
-            images: ``(n, size, size, 3)`` RGB in ``[0, 255]``.
-            class_ids: One class per image, or one for all.
-            upsample: Resize to the input size (else the layer's resolution).
-
-        Returns:
-            ``(n, size, size)`` raw maps (the positive part of the weighted
-            sum of the layer's channels).
+        Args and Returns: as :meth:`gradcam`.
         """
         features, grads = self._cam_inputs(images, class_ids)
         second = grads**2
