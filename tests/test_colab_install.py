@@ -24,7 +24,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from report_lib.config import REPO_URL, repo_root
-from report_lib.links import install_cell_source
+from report_lib.publish.links import install_cell_source
 
 CONSTRAINTS = repo_root() / "constraints" / "colab.txt"
 # Colab's list has `tensorflow`; the constraints file names the same build `tensorflow-cpu`.
