@@ -152,9 +152,29 @@ def format_interval(interval: Interval | None, metric: str) -> str:
     return f"{interval.estimate:.{digits}f} [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
 
 
+def leaders(summary: Summary, metric: str) -> tuple[str, list[str], list[str]]:
+    """The method with the best mean on a metric, the methods the paired
+    comparison cannot tell apart from it, and those it resolves as worse.
+
+    Returns:
+        ``(best, tied with best, resolved worse)``.
+    """
+    ranked = sorted((rank, method) for method, rank in summary.ranks[metric].items()
+                    if (method, metric) in summary.intervals)
+    best = ranked[0][1]
+    tied, worse = [], []
+    for comparison in summary.comparisons:
+        if comparison.metric != metric or best not in (comparison.first, comparison.second):
+            continue
+        other = comparison.second if comparison.first == best else comparison.first
+        (worse if comparison.paired.resolved else tied).append(other)
+    order = [method for _, method in ranked]
+    return best, sorted(tied, key=order.index), sorted(worse, key=order.index)
+
+
 def summary_rows(
     summary: Summary, metrics: Sequence[str] | None = None, rank_metrics: Sequence[str] | None = None,
-    titles: dict[str, str] | None = None,
+    titles: dict[str, str] | None = None, rank: bool = True,
 ) -> tuple[list[str], list[list]]:
     """Header and rows of the summary table: per method, each metric's mean
     [95% interval], and the mean rank over ``rank_metrics``; best mean rank first.
@@ -164,6 +184,7 @@ def summary_rows(
         metrics: Columns (all by default).
         rank_metrics: Metrics the mean rank averages (all shown by default).
         titles: Method id -> title for the first column.
+        rank: Add the mean-rank column (rows are sorted by it either way).
 
     Returns:
         ``(header, rows)`` for ``course.tables.markdown_table`` or any printer.
@@ -174,10 +195,11 @@ def summary_rows(
     ns = {m: sorted({summary.intervals[(k, m)].n for k in summary.methods if (k, m) in summary.intervals})
           for m in metrics}
     header = ["method", *[f"{m.replace('_', ' ')} {arrows[HIGHER_IS_BETTER[m]]} (n={'/'.join(map(str, ns[m]))})"
-                          for m in metrics], "mean rank"]
+                          for m in metrics], *(["mean rank"] if rank else [])]
     rows = [[(titles or {}).get(method, method),
-             *[format_interval(summary.intervals.get((method, m)), m) for m in metrics], f"{rank:.2f}"]
-            for method, rank in ranked.items()]
+             *[format_interval(summary.intervals.get((method, m)), m) for m in metrics],
+             *([f"{mean:.2f}"] if rank else [])]
+            for method, mean in ranked.items()]
     return header, rows
 
 

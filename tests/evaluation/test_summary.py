@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 
 from report_lib.evaluation.results import SCHEMA
-from report_lib.evaluation.summary import summarize, summary_markdown, summary_rows
+from report_lib.evaluation.summary import leaders, summarize, summary_markdown, summary_rows
 
 
 def table(values: dict[tuple[str, str], list[float]], errors: int = 0) -> pa.Table:
@@ -54,3 +54,13 @@ def test_intervals_state_n_and_comparisons_say_what_is_resolved():
     header, rows = summary_rows(summary)
     assert "(n=40)" in header[1] and rows[0][0] == "a"
     assert "3 image(s) failed" in summary_markdown(summary)
+
+
+def test_leaders_name_the_best_and_who_it_cannot_be_told_from():
+    rng = np.random.default_rng(1)
+    base = rng.normal(0.5, 0.1, 30)
+    results = table({("a", "insertion"): list(base + 0.1), ("b", "insertion"): list(base + 0.1 + rng.normal(0, 1e-3, 30)),
+                     ("c", "insertion"): list(base)})
+    summary = summarize(results, resamples=2000)
+    best, tied, worse = leaders(summary, "insertion")
+    assert {best, *tied} == {"a", "b"} and worse == ["c"]
