@@ -51,9 +51,7 @@ class Profile:
         evaluation_steps: Steps of the deletion and insertion curves.
         road_fractions: Fractions of pixels ROAD removes.
         sanity_images: Images of the cascading-randomization check.
-        evaluation_occlusion_stride: Occlusion stride in section 09 (many images;
-            the sanity check uses twice this, since it recomputes every map
-            once per randomized block).
+        evaluation_occlusion_stride: Occlusion stride in section 09 (many images).
     """
 
     name: str
@@ -77,9 +75,9 @@ class Profile:
     finetune_epochs: int
     evolution_epochs: tuple[int, ...]
     evaluation_photos: int = 6
-    evaluation_composites: int = 12
-    evaluation_steps: int = 32
-    road_fractions: tuple[float, ...] = (0.2, 0.5, 0.8)
+    evaluation_composites: int = 8
+    evaluation_steps: int = 16
+    road_fractions: tuple[float, ...] = (0.5,)
     sanity_images: int = 8
     evaluation_occlusion_stride: int = 16
 
@@ -98,8 +96,8 @@ PROFILES: dict[str, Profile] = {
         images_per_class=3, filters_per_layer=16, first_layer_filters=64, animation_frames=30, example_crops=96,
         occlusion_stride=8, patch_steps=600, patch_crops=24, patch_placements=8, sanity_groups=None,
         crops_per_class=(48, 16, 16), transfer_epochs=10, scratch_epochs=30, finetune_epochs=5,
-        evolution_epochs=(0, 1, 2, 4, 8, 15, 25), evaluation_photos=6, evaluation_composites=12, evaluation_steps=32,
-        road_fractions=(0.2, 0.5, 0.8), sanity_images=8, evaluation_occlusion_stride=16,
+        evolution_epochs=(0, 1, 2, 4, 8, 15, 25), evaluation_photos=6, evaluation_composites=8, evaluation_steps=16,
+        road_fractions=(0.5,), sanity_images=8, evaluation_occlusion_stride=16,
     ),
     "quick": Profile(
         "quick", smoothgrad_samples=4, scorecam_max_channels=8, lucid_steps=6, tf_keras_vis_steps=6,

@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-fraction", type=float, default=0.5, help="share of pixels kept for AD/IC")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8, help="images per batch (explained and written together)")
-    parser.add_argument("--forward-batch", type=int, default=32, help="perturbed images per forward pass per device")
+    parser.add_argument("--forward-batch", type=int, default=8,
+                        help="perturbed images per forward pass per device (8 suits a CPU; more for a GPU)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
     parser.add_argument("--gpus", default="auto",
                         help="auto: MirroredStrategy over all GPUs when there are several; 1: one device")

@@ -37,8 +37,11 @@ from report_lib.models.bundle import ModelBundle
 #: every metric before the batch is written. 8 images x 33 curve steps x
 #: 224 px in float32 is about 160 MB of perturbed images at a time.
 DEFAULT_BATCH = 8
-#: Images per forward pass (per device) of the perturbed images.
-FORWARD_BATCH = 32
+#: Images per forward pass (per device) of the perturbed images. Small on
+#: purpose: on the 2-core CPU EfficientNet-Lite0 ran at about 46 ms per image
+#: in batches of 4 to 8 and 80 ms in batches of 32 (activations that no longer
+#: fit in the cache); a GPU wants more (--forward-batch).
+FORWARD_BATCH = 8
 #: Methods that draw random numbers; they run one image at a time with a seed
 #: derived from the image id, so a map does not depend on its batch.
 SEEDED_METHODS = ("smoothgrad", "random")
