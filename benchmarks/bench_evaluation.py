@@ -131,12 +131,12 @@ def format_throughput(row: dict) -> str:
             f"{row['compiled_s'] / row['engine_s']:.1f}x |")
 
 
-def peak_memory_mb(count: int, steps: int) -> tuple[float, float]:
+def peak_memory_mb(count: int, steps: int, metrics: str = "ad_ic") -> tuple[float, float]:
     """Peak resident memory (MB) and seconds of the command on ``count`` crops, in a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
         table = write_crops(Path(tmp) / "images", count)
         command = [sys.executable, "-m", "report_lib.evaluate", str(table), "--output", str(Path(tmp) / "out"),
-                   "--model", "efficientnet_lite0", "--methods", "gradcam", "--metrics", "deletion,ad_ic",
+                   "--model", "efficientnet_lite0", "--methods", "gradcam", "--metrics", metrics,
                    "--steps", str(steps), "--target", "predicted", "--no-progress"]
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
@@ -152,19 +152,21 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--memory", default="100,1000", help="image counts for the memory runs ('' to skip)")
     parser.add_argument("--memory-steps", type=int, default=8, help="deletion steps in the memory runs")
+    parser.add_argument("--memory-metrics", default="ad_ic", help="metrics of the memory runs (Grad-CAM)")
     parser.add_argument("--memory-one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one memory run
     args = parser.parse_args()
     if args.memory_one is not None:
-        peak, seconds = peak_memory_mb(args.memory_one, args.memory_steps)
+        peak, seconds = peak_memory_mb(args.memory_one, args.memory_steps, args.memory_metrics)
         print(f"{peak:.0f} {seconds:.1f}")
         return
     print(THROUGHPUT_HEADER)
     throughput(args.images, args.steps, tuple(m for m in args.methods.split(",") if m))
     for count in [int(c) for c in args.memory.split(",") if c]:
         done = subprocess.run([sys.executable, __file__, "--memory-one", str(count), "--memory-steps",
-                               str(args.memory_steps)], check=True, capture_output=True, text=True)
+                               str(args.memory_steps), "--memory-metrics", args.memory_metrics],
+                              check=True, capture_output=True, text=True)
         peak, seconds = done.stdout.split()[-2:]
-        print(f"memory: {count} images (Grad-CAM, deletion with {args.memory_steps} steps + AD/IC): "
+        print(f"memory: {count} images (Grad-CAM; {args.memory_metrics}): "
               f"peak resident {peak} MB, {seconds} s", flush=True)
 
 

@@ -30,6 +30,7 @@ def plot_boxes(images: np.ndarray, boxes: Sequence[Sequence[float]], titles: Seq
     Returns:
         The figure.
     """
+    columns = max(1, min(columns, len(images)))
     rows = int(np.ceil(len(images) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.45 * rows), squeeze=False)
     for axis in axes.flat:
