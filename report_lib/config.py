@@ -46,6 +46,12 @@ class Profile:
         scratch_epochs: Epochs of the same architecture trained from random weights.
         finetune_epochs: Epochs of fine-tuning the last conv block.
         evolution_epochs: Epochs at which filter evolution is recorded (0 = before training).
+        evaluation_photos: Sample photographs section 09 evaluates.
+        evaluation_composites: Two-object composites (with boxes) section 09 adds.
+        evaluation_steps: Steps of the deletion and insertion curves.
+        road_fractions: Fractions of pixels ROAD removes.
+        sanity_images: Images of the cascading-randomization check.
+        evaluation_occlusion_stride: Occlusion stride in section 09 (many images).
     """
 
     name: str
@@ -68,6 +74,12 @@ class Profile:
     scratch_epochs: int
     finetune_epochs: int
     evolution_epochs: tuple[int, ...]
+    evaluation_photos: int = 6
+    evaluation_composites: int = 8
+    evaluation_steps: int = 16
+    road_fractions: tuple[float, ...] = (0.5,)
+    sanity_images: int = 8
+    evaluation_occlusion_stride: int = 16
 
     def splits(self) -> dict[str, int]:
         """Images per class of each split: ``{"train": ..., "validation": ..., "test": ...}``."""
@@ -84,13 +96,16 @@ PROFILES: dict[str, Profile] = {
         images_per_class=3, filters_per_layer=16, first_layer_filters=64, animation_frames=30, example_crops=96,
         occlusion_stride=8, patch_steps=600, patch_crops=24, patch_placements=8, sanity_groups=None,
         crops_per_class=(48, 16, 16), transfer_epochs=10, scratch_epochs=30, finetune_epochs=5,
-        evolution_epochs=(0, 1, 2, 4, 8, 15, 25),
+        evolution_epochs=(0, 1, 2, 4, 8, 15, 25), evaluation_photos=6, evaluation_composites=8, evaluation_steps=16,
+        road_fractions=(0.5,), sanity_images=8, evaluation_occlusion_stride=16,
     ),
     "quick": Profile(
         "quick", smoothgrad_samples=4, scorecam_max_channels=8, lucid_steps=6, tf_keras_vis_steps=6,
         images_per_class=1, filters_per_layer=4, first_layer_filters=8, animation_frames=3, example_crops=4,
         occlusion_stride=48, patch_steps=3, patch_crops=2, patch_placements=1, sanity_groups=2,
         crops_per_class=(3, 2, 2), transfer_epochs=1, scratch_epochs=1, finetune_epochs=1, evolution_epochs=(0, 1),
+        evaluation_photos=2, evaluation_composites=2, evaluation_steps=8, road_fractions=(0.5,), sanity_images=2,
+        evaluation_occlusion_stride=48,
     ),
 }
 DEFAULT_PROFILE = "full"

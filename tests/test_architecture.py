@@ -9,7 +9,7 @@ from pathlib import Path
 import report_lib
 
 #: Lowest first. A module may import from its own layer and the ones before it.
-LAYERS = ("config", "data", "models", "methods", "evaluation", "course", "publish")
+LAYERS = ("config", "data", "models", "methods", "evaluation", "course", "evaluate", "publish")
 PACKAGE = Path(report_lib.__file__).parent
 
 

@@ -26,7 +26,14 @@ def blur(image: np.ndarray, sigma: float = 10.0) -> np.ndarray:
     return gaussian_filter(image.astype(np.float32), sigma=(sigma, sigma, 0))
 
 
-def curve_images(image: np.ndarray, heatmap: np.ndarray, mode: str = "deletion", steps: int = 32) -> np.ndarray:
+def curve_images(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    mode: str = "deletion",
+    steps: int = 32,
+    baseline: float = OCCLUDER_VALUE,
+    blur_sigma: float = 10.0,
+) -> np.ndarray:
     """The images a deletion or insertion curve is measured on.
 
     Pixels are changed in the order the map ranks them, the same number per
@@ -38,6 +45,8 @@ def curve_images(image: np.ndarray, heatmap: np.ndarray, mode: str = "deletion",
         heatmap: ``(size, size)`` importance map (higher = more important).
         mode: ``"deletion"`` or ``"insertion"``.
         steps: Number of steps.
+        baseline: Grey value deleted pixels take.
+        blur_sigma: Blur of the image insertion starts from.
 
     Returns:
         ``(steps + 1, size, size, 3)`` float32, from 0% to 100% of the pixels changed.
@@ -50,9 +59,9 @@ def curve_images(image: np.ndarray, heatmap: np.ndarray, mode: str = "deletion",
     counts = np.round(np.linspace(0, order.size, steps + 1)).astype(int)
     original = image.astype(np.float32).reshape(-1, 3)
     if mode == "deletion":
-        start, source = original, np.full_like(original, OCCLUDER_VALUE)
+        start, source = original, np.full_like(original, baseline)
     else:
-        start, source = blur(image).reshape(-1, 3), original
+        start, source = blur(image, blur_sigma).reshape(-1, 3), original
     images = np.repeat(start[None], steps + 1, axis=0)
     for row, count in zip(images, counts):
         row[order[:count]] = source[order[:count]]
@@ -87,11 +96,13 @@ def deletion_insertion(
     return bundle.predict(curve_images(image, heatmap, mode, steps), batch_size=batch_size)[:, class_id]
 
 
-def keep_top_fraction(image: np.ndarray, heatmap: np.ndarray, fraction: float = 0.5) -> np.ndarray:
-    """The image with all but the map's top ``fraction`` of pixels greyed out."""
+def keep_top_fraction(
+    image: np.ndarray, heatmap: np.ndarray, fraction: float = 0.5, baseline: float = OCCLUDER_VALUE
+) -> np.ndarray:
+    """The image with all but the map's top ``fraction`` of pixels set to the grey ``baseline``."""
     threshold = np.quantile(heatmap, 1.0 - fraction)
     kept = image.astype(np.float32).copy()
-    kept[heatmap < threshold] = OCCLUDER_VALUE
+    kept[heatmap < threshold] = baseline
     return kept
 
 

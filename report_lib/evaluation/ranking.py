@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from report_lib.evaluation.statistics import average_ranks
+
 
 @dataclass
 class MethodScores:
@@ -21,26 +23,33 @@ class MethodScores:
     randomized_ssim: float = float("nan")
 
 
-def rank_methods(scores: Sequence[MethodScores]) -> list[tuple[str, float, dict[str, int]]]:
+def rank_methods(scores: Sequence[MethodScores], exclude: Sequence[str] = ()) -> list[tuple[str, float, dict[str, float]]]:
     """Rank methods on every measure and by their mean rank (1 = best).
 
     Lower is better for deletion AUC, average drop and SSIM after full
     randomization (a map that survives randomization does not depend on the
-    model); higher for the others. Measures that are NaN for every method are
-    skipped.
+    model); higher for the others. Exact ties share the mean of the ranks
+    they span (four methods tied for best get 2.5 each), so list order never
+    decides. A method not measured on a measure (NaN) ranks last there;
+    measures that are NaN for every method are skipped.
+
+    Args:
+        scores: One entry per method.
+        exclude: Measures ranked but left out of the mean rank (e.g.
+            ``("deletion_auc",)`` when grey deletion is not trusted).
 
     Returns:
-        ``[(method, mean rank, {measure: rank}), ...]``, best first.
+        ``[(method, mean rank, {measure: rank}), ...]``, best first (ties in
+        the mean rank keep the input order).
     """
-    directions = {"deletion_auc": 1, "insertion_auc": -1, "average_drop": 1, "increase_in_confidence": -1,
-                  "pointing_game": -1, "randomized_ssim": 1}
-    ranks: dict[str, dict[str, int]] = {s.method: {} for s in scores}
-    for measure, direction in directions.items():
-        values = np.array([getattr(s, measure) for s in scores], np.float64)
-        if np.isnan(values).all():
-            continue
-        order = np.argsort(np.where(np.isnan(values), np.inf, direction * values), kind="stable")
-        for rank, index in enumerate(order, start=1):
-            ranks[scores[index].method][measure] = rank
-    table = [(method, float(np.mean(list(r.values()))), r) for method, r in ranks.items()]
+    directions = {"deletion_auc": False, "insertion_auc": True, "average_drop": False, "increase_in_confidence": True,
+                  "pointing_game": True, "randomized_ssim": False}
+    measures = [m for m in directions if not np.isnan([getattr(s, m) for s in scores]).all()]
+    matrix = np.array([[getattr(s, m) for m in measures] for s in scores], np.float64).reshape(len(scores), -1)
+    ranked = average_ranks(matrix, [directions[m] for m in measures], nan="last") if measures else matrix
+    table = []
+    for row, score in zip(ranked, scores):
+        ranks = {measure: float(rank) for measure, rank in zip(measures, row)}
+        counted = [rank for measure, rank in ranks.items() if measure not in exclude]
+        table.append((score.method, float(np.mean(counted)) if counted else float("nan"), ranks))
     return sorted(table, key=lambda row: row[1])

@@ -56,17 +56,25 @@ def sanity_check(
         progress: Show a progress bar.
 
     Returns:
-        ``{method: {"groups": [...], "spearman": [...], "ssim": [...]}}``,
-        means over the images after each randomization step.
+        ``{method: {"groups": [...], "spearman": [...], "ssim": [...],
+        "spearman_per_image": [[...], ...], "ssim_per_image": [[...], ...]}}``:
+        means over the images after each randomization step, and each
+        image's value (one list per step), for intervals.
     """
     reference = {name: explain(bundle, images, class_ids) for name, explain in explainers.items()}
-    results = {name: {"groups": [], "spearman": [], "ssim": []} for name in explainers}
+    results = {name: {"groups": [], "spearman": [], "ssim": [], "spearman_per_image": [], "ssim_per_image": []}
+               for name in explainers}
     groups = list(groups or layer_groups(bundle.model))
     steps = cascading_randomization(bundle, groups, seed)
     for group, randomized in tqdm(steps, total=len(groups), desc="randomizing", disable=not progress, leave=False):
         for name, explain in explainers.items():
             after = explain(randomized, images, class_ids)
             results[name]["groups"].append(group)
-            results[name]["spearman"].append(float(np.mean([maps.spearman(a, b) for a, b in zip(reference[name], after)])))
-            results[name]["ssim"].append(float(np.mean([maps.ssim(a, b) for a, b in zip(reference[name], after)])))
+            # Spearman of absolute maps (Adebayo et al.: the sign of an attribution
+            # is not compared); SSIM of maps scaled to [0, 1] (maps.ssim normalises).
+            for measure, compare in (("spearman", lambda a, b: maps.spearman(np.abs(a), np.abs(b))),
+                                     ("ssim", maps.ssim)):
+                values = [compare(a, b) for a, b in zip(reference[name], after)]
+                results[name][f"{measure}_per_image"].append(values)
+                results[name][measure].append(float(np.mean(values)))
     return results

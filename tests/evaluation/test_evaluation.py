@@ -140,3 +140,24 @@ def test_ranking():
     scores = [MethodScores("a", deletion_auc=0.1, insertion_auc=0.9), MethodScores("b", deletion_auc=0.3, insertion_auc=0.5)]
     ranking = rank_methods(scores)
     assert ranking[0][0] == "a" and ranking[0][2] == {"deletion_auc": 1, "insertion_auc": 1}
+
+
+def test_ranking_averages_ties_instead_of_using_list_order():
+    # The case of section 09's old table: four methods tied at pointing game 1.00.
+    scores = [MethodScores("a", pointing_game=1.0, insertion_auc=0.4), MethodScores("b", pointing_game=1.0, insertion_auc=0.3),
+              MethodScores("c", pointing_game=1.0, insertion_auc=0.2), MethodScores("d", pointing_game=1.0, insertion_auc=0.1),
+              MethodScores("e", pointing_game=0.0, insertion_auc=0.5)]
+    ranking = {method: (mean, ranks) for method, mean, ranks in rank_methods(scores)}
+    assert [ranking[m][1]["pointing_game"] for m in "abcde"] == [2.5, 2.5, 2.5, 2.5, 5.0]
+    assert [ranking[m][1]["insertion_auc"] for m in "abcde"] == [2.0, 3.0, 4.0, 5.0, 1.0]
+    assert ranking["a"][0] == (2.5 + 2.0) / 2 and ranking["e"][0] == (5.0 + 1.0) / 2
+    # Listed in another order, the ranks do not change.
+    assert {m: r for m, _, r in rank_methods(scores[::-1])} == {m: v[1] for m, v in ranking.items()}
+    # A measure can be ranked but left out of the mean rank.
+    excluded = {method: mean for method, mean, _ in rank_methods(scores, exclude=("insertion_auc",))}
+    assert excluded["a"] == excluded["d"] == 2.5 and excluded["e"] == 5.0
+
+
+def test_ranking_puts_an_unmeasured_method_last():
+    scores = [MethodScores("a", deletion_auc=0.1), MethodScores("b"), MethodScores("c", deletion_auc=0.2)]
+    assert {m: r["deletion_auc"] for m, _, r in rank_methods(scores)} == {"a": 1.0, "c": 2.0, "b": 3.0}
