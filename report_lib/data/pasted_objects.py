@@ -1,7 +1,10 @@
-"""Two-object photographs with a known box: a downscaled sample photograph
-pasted onto another. The pointing game needs to know where an object is;
-no sample photograph comes with a box, but a pasted one has an exact box by
-construction. Importing this module does not start TensorFlow."""
+"""Photographs with a known box for the pointing game at scale: a downscaled
+sample photograph pasted at a random place onto another, drawn in any number
+and written as an image folder with a CSV of boxes for the evaluation engine.
+No sample photograph comes with a box, but a pasted one has an exact box by
+construction. (The hand-made two-object scenes of sections 03 and 05, where
+they exist, are another module: the two should become one.) Importing this
+module does not start TensorFlow."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from report_lib.data.composites import compose, paste, sample_composites, write_composites
+from report_lib.data.pasted_objects import compose, paste, sample_composites, write_composites
 
 
 def test_the_box_covers_exactly_the_pasted_pixels():
