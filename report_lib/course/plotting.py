@@ -266,6 +266,39 @@ def plot_maps(images: np.ndarray, panels: Sequence[Panel], labels: Sequence[str]
     return fig
 
 
+def plot_maps_with_boxes(
+    images: np.ndarray, panels: Sequence[Panel], labels: Sequence[str],
+    boxes: Sequence[Sequence[tuple[int, int, int, int]]], colours: Sequence[str] = ("white", "cyan"),
+) -> matplotlib.figure.Figure:
+    """``plot_maps`` with known object boxes outlined on every picture of a row.
+
+    Args:
+        images: ``(n, H, W, 3)`` uint8.
+        panels: One column each (``method_panel``).
+        labels: Row title per image.
+        boxes: Per image, its boxes in pixels (top, left, bottom, right; bottom and right exclusive).
+        colours: Outline colour of the first, second, ... box of each row.
+
+    Returns:
+        The figure.
+    """
+    from matplotlib.patches import Rectangle
+
+    fig = plot_maps(images, panels, labels)
+    columns = 1 + len(panels)
+    grid = fig.axes[: len(images) * columns]  # plt.subplots makes them row by row, before the colour bars
+    for row, row_boxes in enumerate(boxes):
+        for axis in grid[row * columns : (row + 1) * columns]:
+            # A coarse map is drawn at its own size: scale the boxes to it.
+            shown = axis.images[0].get_array().shape[0]
+            scale = shown / images[row].shape[0]
+            for index, (top, left, bottom, right) in enumerate(row_boxes):
+                axis.add_patch(Rectangle((left * scale - 0.5, top * scale - 0.5), (right - left) * scale,
+                                         (bottom - top) * scale, fill=False, linestyle="--", linewidth=1.2,
+                                         edgecolor=colours[index % len(colours)]))
+    return fig
+
+
 def plot_explanation(
     image: np.ndarray,
     panels: Sequence[Panel],

@@ -140,3 +140,14 @@ def test_ranking():
     scores = [MethodScores("a", deletion_auc=0.1, insertion_auc=0.9), MethodScores("b", deletion_auc=0.3, insertion_auc=0.5)]
     ranking = rank_methods(scores)
     assert ranking[0][0] == "a" and ranking[0][2] == {"deletion_auc": 1, "insertion_auc": 1}
+
+
+def test_box_share_counts_positive_mass_on_the_object():
+    from report_lib.evaluation.localisation import box_share
+
+    heat = np.zeros((2, 4, 4))
+    heat[0, 0, 0], heat[0, 3, 3] = 3.0, 1.0
+    heat[1] = -1.0  # nothing positive
+    mask = np.zeros((2, 4, 4), bool)
+    mask[:, :2, :2] = True
+    np.testing.assert_allclose(box_share(heat, mask), [0.75, 0.0])
