@@ -37,8 +37,8 @@ class Profile:
         example_crops: Augmented crops added to the images for dataset examples.
         occlusion_stride: Step of the sliding grey patch of occlusion maps, in pixels.
         patch_steps: Training steps of the adversarial patch.
-        patch_crops: Augmented crops per image for training and testing the patch.
-        patch_placements: Random placements per test image when measuring success.
+        patch_crops: Augmented crops per training photograph of the patch (its test photographs are never cropped).
+        patch_placements: Random placements per held-out photograph and patch size when measuring success.
         sanity_groups: Layer blocks randomized in the sanity check, from the
             output down (``None``: all of them).
         crops_per_class: Images per class in the train, validation and test splits.
@@ -46,6 +46,8 @@ class Profile:
         scratch_epochs: Epochs of the same architecture trained from random weights.
         finetune_epochs: Epochs of fine-tuning the last conv block.
         evolution_epochs: Epochs at which filter evolution is recorded (0 = before training).
+        patch_snapshot_every: Steps between the copies of the patch whose success is measured during training.
+        patch_pointing_placements: Random placements per held-out photograph in the patch's pointing game.
     """
 
     name: str
@@ -68,6 +70,8 @@ class Profile:
     scratch_epochs: int
     finetune_epochs: int
     evolution_epochs: tuple[int, ...]
+    patch_snapshot_every: int = 100
+    patch_pointing_placements: int = 24
 
     def splits(self) -> dict[str, int]:
         """Images per class of each split: ``{"train": ..., "validation": ..., "test": ...}``."""
@@ -82,15 +86,16 @@ PROFILES: dict[str, Profile] = {
     "full": Profile(
         "full", smoothgrad_samples=50, scorecam_max_channels=128, lucid_steps=512, tf_keras_vis_steps=200,
         images_per_class=3, filters_per_layer=16, first_layer_filters=64, animation_frames=30, example_crops=96,
-        occlusion_stride=8, patch_steps=600, patch_crops=24, patch_placements=8, sanity_groups=None,
+        occlusion_stride=8, patch_steps=1000, patch_crops=24, patch_placements=48, sanity_groups=None,
         crops_per_class=(48, 16, 16), transfer_epochs=10, scratch_epochs=30, finetune_epochs=5,
-        evolution_epochs=(0, 1, 2, 4, 8, 15, 25),
+        evolution_epochs=(0, 1, 2, 4, 8, 15, 25), patch_snapshot_every=100, patch_pointing_placements=24,
     ),
     "quick": Profile(
         "quick", smoothgrad_samples=4, scorecam_max_channels=8, lucid_steps=6, tf_keras_vis_steps=6,
         images_per_class=1, filters_per_layer=4, first_layer_filters=8, animation_frames=3, example_crops=4,
         occlusion_stride=48, patch_steps=3, patch_crops=2, patch_placements=1, sanity_groups=2,
         crops_per_class=(3, 2, 2), transfer_epochs=1, scratch_epochs=1, finetune_epochs=1, evolution_epochs=(0, 1),
+        patch_snapshot_every=1, patch_pointing_placements=1,
     ),
 }
 DEFAULT_PROFILE = "full"

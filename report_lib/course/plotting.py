@@ -542,6 +542,46 @@ def plot_curves(
     return fig
 
 
+def plot_rates(
+    x: Sequence[float], series: Mapping[str, Sequence[object | None]], xlabel: str, ylabel: str,
+    title: str | None = None, size: tuple[float, float] = (5.5, 3.4),
+) -> matplotlib.figure.Figure:
+    """Proportions with their confidence intervals as error bars, over a shared x axis.
+
+    Args:
+        x: X values.
+        series: Name -> one ``evaluation.statistics.Interval`` (``estimate``, ``low``, ``high``) per x, or
+            ``None`` where nothing was counted (not drawn).
+        xlabel: X axis label.
+        ylabel: Y axis label.
+        title: Figure title.
+        size: Figure size, inches.
+
+    Returns:
+        The figure (y from 0 to 1).
+    """
+    fig, axis = plt.subplots(figsize=size)
+    spread = 0.01 * (max(x) - min(x) or 1.0)  # nudge series apart so their bars do not hide each other
+    for index, (name, intervals) in enumerate(series.items()):
+        shown = [(value, interval) for value, interval in zip(x, intervals) if interval is not None]
+        if not shown:
+            continue
+        xs = np.array([value for value, _ in shown]) + (index - (len(series) - 1) / 2) * spread
+        estimates = np.array([interval.estimate for _, interval in shown])
+        errors = np.array([[interval.estimate - interval.low for _, interval in shown],
+                           [interval.high - interval.estimate for _, interval in shown]])
+        axis.errorbar(xs, estimates, yerr=errors, marker="o", capsize=3, label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_ylim(-0.02, 1.02)
+    if title:
+        axis.set_title(title, fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def tile(images: np.ndarray, columns: int, scale: int = 1, gap: int = 1) -> np.ndarray:
     """Tile ``(n, h, w, 3)`` images into one image, ``columns`` per row, each
     enlarged ``scale`` times (nearest neighbour), on a white background."""
