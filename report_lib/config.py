@@ -37,8 +37,8 @@ class Profile:
         example_crops: Augmented crops added to the images for dataset examples.
         occlusion_stride: Step of the sliding grey patch of occlusion maps, in pixels.
         patch_steps: Training steps of the adversarial patch.
-        patch_crops: Augmented crops per image for training and testing the patch.
-        patch_placements: Random placements per test image when measuring success.
+        patch_crops: Augmented crops per training photograph of the patch (its test photographs are never cropped).
+        patch_placements: Random placements per held-out photograph and patch size when measuring success.
         sanity_groups: Layer blocks randomized in the sanity check, from the
             output down (``None``: all of them).
         crops_per_class: Images per class in the train, validation and test splits.
@@ -52,6 +52,8 @@ class Profile:
         road_fractions: Fractions of pixels ROAD removes.
         sanity_images: Images of the cascading-randomization check.
         evaluation_occlusion_stride: Occlusion stride in section 09 (many images).
+        patch_snapshot_every: Steps between the copies of the patch whose success is measured during training.
+        patch_pointing_placements: Random placements per held-out photograph in the patch's pointing game.
     """
 
     name: str
@@ -80,6 +82,8 @@ class Profile:
     road_fractions: tuple[float, ...] = (0.5,)
     sanity_images: int = 8
     evaluation_occlusion_stride: int = 16
+    patch_snapshot_every: int = 100
+    patch_pointing_placements: int = 24
 
     def splits(self) -> dict[str, int]:
         """Images per class of each split: ``{"train": ..., "validation": ..., "test": ...}``."""
@@ -98,6 +102,7 @@ PROFILES: dict[str, Profile] = {
         crops_per_class=(48, 16, 16), transfer_epochs=10, scratch_epochs=30, finetune_epochs=5,
         evolution_epochs=(0, 1, 2, 4, 8, 15, 25), evaluation_photos=6, evaluation_composites=8, evaluation_steps=16,
         road_fractions=(0.5,), sanity_images=8, evaluation_occlusion_stride=16,
+        patch_snapshot_every=100, patch_pointing_placements=24,
     ),
     "quick": Profile(
         "quick", smoothgrad_samples=4, scorecam_max_channels=8, lucid_steps=6, tf_keras_vis_steps=6,
@@ -106,6 +111,7 @@ PROFILES: dict[str, Profile] = {
         crops_per_class=(3, 2, 2), transfer_epochs=1, scratch_epochs=1, finetune_epochs=1, evolution_epochs=(0, 1),
         evaluation_photos=2, evaluation_composites=2, evaluation_steps=8, road_fractions=(0.5,), sanity_images=2,
         evaluation_occlusion_stride=48,
+        patch_snapshot_every=1, patch_pointing_placements=1,
     ),
 }
 DEFAULT_PROFILE = "full"

@@ -266,6 +266,39 @@ def plot_maps(images: np.ndarray, panels: Sequence[Panel], labels: Sequence[str]
     return fig
 
 
+def plot_maps_with_boxes(
+    images: np.ndarray, panels: Sequence[Panel], labels: Sequence[str],
+    boxes: Sequence[Sequence[tuple[int, int, int, int]]], colours: Sequence[str] = ("white", "cyan"),
+) -> matplotlib.figure.Figure:
+    """``plot_maps`` with known object boxes outlined on every picture of a row.
+
+    Args:
+        images: ``(n, H, W, 3)`` uint8.
+        panels: One column each (``method_panel``).
+        labels: Row title per image.
+        boxes: Per image, its boxes in pixels (top, left, bottom, right; bottom and right exclusive).
+        colours: Outline colour of the first, second, ... box of each row.
+
+    Returns:
+        The figure.
+    """
+    from matplotlib.patches import Rectangle
+
+    fig = plot_maps(images, panels, labels)
+    columns = 1 + len(panels)
+    grid = fig.axes[: len(images) * columns]  # plt.subplots makes them row by row, before the colour bars
+    for row, row_boxes in enumerate(boxes):
+        for axis in grid[row * columns : (row + 1) * columns]:
+            # A coarse map is drawn at its own size: scale the boxes to it.
+            shown = axis.images[0].get_array().shape[0]
+            scale = shown / images[row].shape[0]
+            for index, (top, left, bottom, right) in enumerate(row_boxes):
+                axis.add_patch(Rectangle((left * scale - 0.5, top * scale - 0.5), (right - left) * scale,
+                                         (bottom - top) * scale, fill=False, linestyle="--", linewidth=1.2,
+                                         edgecolor=colours[index % len(colours)]))
+    return fig
+
+
 def plot_explanation(
     image: np.ndarray,
     panels: Sequence[Panel],
@@ -501,6 +534,46 @@ def plot_curves(
     axis.set_ylabel(ylabel)
     if ylim:
         axis.set_ylim(*ylim)
+    if title:
+        axis.set_title(title, fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rates(
+    x: Sequence[float], series: Mapping[str, Sequence[object | None]], xlabel: str, ylabel: str,
+    title: str | None = None, size: tuple[float, float] = (5.5, 3.4),
+) -> matplotlib.figure.Figure:
+    """Proportions with their confidence intervals as error bars, over a shared x axis.
+
+    Args:
+        x: X values.
+        series: Name -> one ``evaluation.statistics.Interval`` (``estimate``, ``low``, ``high``) per x, or
+            ``None`` where nothing was counted (not drawn).
+        xlabel: X axis label.
+        ylabel: Y axis label.
+        title: Figure title.
+        size: Figure size, inches.
+
+    Returns:
+        The figure (y from 0 to 1).
+    """
+    fig, axis = plt.subplots(figsize=size)
+    spread = 0.01 * (max(x) - min(x) or 1.0)  # nudge series apart so their bars do not hide each other
+    for index, (name, intervals) in enumerate(series.items()):
+        shown = [(value, interval) for value, interval in zip(x, intervals) if interval is not None]
+        if not shown:
+            continue
+        xs = np.array([value for value, _ in shown]) + (index - (len(series) - 1) / 2) * spread
+        estimates = np.array([interval.estimate for _, interval in shown])
+        errors = np.array([[interval.estimate - interval.low for _, interval in shown],
+                           [interval.high - interval.estimate for _, interval in shown]])
+        axis.errorbar(xs, estimates, yerr=errors, marker="o", capsize=3, label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_ylim(-0.02, 1.02)
     if title:
         axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from report_lib.methods.occlusion import OccludedSet
+from report_lib.methods.occlusion import OccludedSet, OcclusionBox, hidden_fraction
 from report_lib.models.classes import Prediction
 
 
@@ -34,3 +34,30 @@ def occlusion_table(occluded: OccludedSet, names: Sequence[str], originals: Sequ
             for name, first, p_before, p_after, now in zip(names, originals, occluded.before, occluded.after,
                                                             occluded.predictions)]
     return markdown_table(["image", "true class", "p before", "p after", "change", "top-1 after"], rows)
+
+
+def occlusion_area_table(sets: Sequence[OccludedSet], names: Sequence[str], boxes: Sequence[OcclusionBox]) -> str:
+    """Markdown table comparing the parts that hand-made sets hide, by total drop
+    and by drop per area hidden (boxes differ greatly in size, so the total
+    alone mixes *what* is hidden with *how much*).
+
+    Args:
+        sets: Applied sets (``methods.occlusion.apply_set``), on the same images.
+        names: Name of each image, in the order of the sets' images.
+        boxes: All boxes of the data file (``load_boxes``).
+
+    Returns:
+        The table: image, set, what is hidden, area hidden (% of the image), drop
+        of the watched class's probability, and drop per 10% of the image hidden.
+    """
+    rows = []
+    for name_index, name in enumerate(names):
+        for occluded in sets:
+            chosen = [b for b in boxes if b.set == occluded.number and b.image == name]
+            if not chosen:
+                continue
+            area = hidden_fraction(chosen)
+            drop = float(occluded.before[name_index] - occluded.after[name_index])
+            rows.append([name, occluded.number, "; ".join(b.covers for b in chosen), f"{100 * area:.0f}%", drop,
+                         drop / (10 * area) if area else float("nan")])
+    return markdown_table(["image", "set", "hides", "area hidden", "drop in p", "drop per 10% of the image hidden"], rows)

@@ -61,6 +61,13 @@ SAMPLES: dict[str, SampleImage] = {
         ),
         SampleImage("astronaut", "astronaut Eileen Collins", "NASA (public domain), via scikit-image", _skimage("astronaut")),
         SampleImage("rocket", "a rocket on the launch pad", "NASA/SpaceX (public domain), via scikit-image", _skimage("rocket")),
+        # Colour photographs of no everyday object: they train the adversarial patch (section 06).
+        SampleImage("retina", "a human retina, fundus photograph", "Häggström, Mikael (2014), CC0, via scikit-image",
+                    _skimage("retina")),
+        SampleImage("immunohistochemistry", "colonic tissue stained for immunohistochemistry, a micrograph",
+                    "Center for Microscopy and Molecular Imaging (CMMI), no known copyright restrictions, via scikit-image", _skimage("immunohistochemistry")),
+        SampleImage("hubble_deep_field", "the Hubble eXtreme Deep Field", "NASA (public domain), via scikit-image",
+                    _skimage("hubble_deep_field")),
     )
 }
 

@@ -11,7 +11,7 @@ its footprint.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -45,12 +45,15 @@ class TrainedPatch:
         class_id: The class it pushes images to.
         losses: Mean loss per step.
         target_probability: Mean target probability per step (on training placements).
+        snapshots: Step -> the patch after that step (``snapshot_every`` of ``train_patch``), to
+            measure how success grows with training.
     """
 
     patch: np.ndarray
     class_id: int
     losses: np.ndarray
     target_probability: np.ndarray
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def patch_radius(area: float | np.ndarray, image_size: int) -> np.ndarray:
@@ -161,6 +164,7 @@ def train_patch(
     recipe: PatchRecipe = PatchRecipe(),
     seed: int = 0,
     progress: bool = True,
+    snapshot_every: int = 0,
 ) -> TrainedPatch:
     """Train a universal targeted patch by expectation over transformation.
 
@@ -171,9 +175,10 @@ def train_patch(
         recipe: Steps, batch, patch size, placements and learning rate.
         seed: Seeds the initial patch and every draw.
         progress: Show a progress bar.
+        snapshot_every: Keep a copy of the patch every this many steps (0: none).
 
     Returns:
-        The patch and its training curves.
+        The patch, its training curves and its snapshots.
     """
     steps, batch_size, patch_pixels = recipe.steps, recipe.batch_size, recipe.patch_pixels
     if steps < 1 or batch_size < 1:
@@ -208,12 +213,52 @@ def train_patch(
         probability = tf.reduce_mean(tf.gather(tf.nn.softmax(logits), int(class_id), axis=1))
         return loss, probability
 
+    def current() -> np.ndarray:
+        return np.clip(np.round(tf.sigmoid(logits_param).numpy() * 255), 0, 255).astype(np.uint8)
+
     losses, probabilities = np.zeros(steps, np.float32), np.zeros(steps, np.float32)
+    snapshots = {}
     for index in tqdm(range(steps), desc="patch", disable=not progress, leave=False):
         loss, probability = step()
         losses[index], probabilities[index] = float(loss), float(probability)
-    patch = np.clip(np.round(tf.sigmoid(logits_param).numpy() * 255), 0, 255).astype(np.uint8)
-    return TrainedPatch(patch, int(class_id), losses, probabilities)
+        if snapshot_every and (index + 1) % snapshot_every == 0:
+            snapshots[index + 1] = current()
+    return TrainedPatch(current(), int(class_id), losses, probabilities, snapshots)
+
+
+def masked_for_display(patch: np.ndarray, background: int = 255) -> np.ndarray:
+    """The patch as it is pasted: its square's corners outside the inscribed
+    circle are never pasted, get no gradient and keep their random start, so
+    they are painted ``background`` here.
+
+    Args:
+        patch: ``(p, p, 3)`` uint8.
+        background: Grey level of the corners.
+
+    Returns:
+        ``(p, p, 3)`` uint8 copy.
+    """
+    inside = circle_mask(patch.shape[0])[..., 0] > 0
+    shown = patch.copy()
+    shown[~inside] = background
+    return shown
+
+
+def placement_masks(placements: Placements, image_size: int) -> np.ndarray:
+    """``(n, size, size)`` bool: where each placed round patch lies (its known box, for the pointing game).
+
+    Args:
+        placements: From ``random_placements``.
+        image_size: Side of the square images.
+
+    Returns:
+        The masks.
+    """
+    rows, columns = np.mgrid[:image_size, :image_size]
+    radius = patch_radius(placements.areas, image_size)
+    # Pixel centres at integer coordinates, as ``apply_patch`` samples them.
+    distance = (rows[None] - placements.centres[:, 0, None, None]) ** 2 + (columns[None] - placements.centres[:, 1, None, None]) ** 2
+    return distance <= radius[:, None, None] ** 2
 
 
 def noise_patch(side: int, seed: int = 0) -> np.ndarray:

@@ -100,6 +100,23 @@ def occlude(image: np.ndarray, boxes: list[OcclusionBox], value: float = OCCLUDE
     return occluded
 
 
+def hidden_fraction(boxes: list[OcclusionBox], size: int = 224) -> float:
+    """Fraction of an image that a list of boxes hides (overlaps counted once).
+
+    Args:
+        boxes: Boxes in fractions of the image size (one image's boxes of one set).
+        size: Side of the square grid on which the union is measured.
+
+    Returns:
+        The hidden fraction of the image area, in [0, 1].
+    """
+    mask = np.zeros((size, size), bool)
+    for box in boxes:
+        top, left, bottom, right = box.pixels(size, size)
+        mask[top:bottom, left:right] = True
+    return float(mask.mean())
+
+
 def occlusion_side(image_size: int) -> int:
     """The side of the sliding square when none is chosen: a seventh of the
     image (32 px at 224 px), at least 4 px."""

@@ -29,6 +29,26 @@ def last_spatial_layer(model: keras.Model) -> str:
     raise ValueError(f"{model.name} has no layer with a spatial (4-D) output for CAM methods")
 
 
+def last_layer_with_side(model: keras.Model, min_side: int) -> tuple[str, int]:
+    """The last layer whose 4-D output map is at least ``min_side`` cells wide:
+    a CAM layer with more resolution than the last one, when images are small.
+
+    Args:
+        model: The Keras model (built on a fixed input size).
+        min_side: Smallest side of the map, in cells.
+
+    Returns:
+        (layer name, side of its map).
+    """
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.layers.InputLayer) or len(layer.output.shape) != 4:
+            continue
+        side = layer.output.shape[1]
+        if side is not None and side >= min_side:
+            return layer.name, int(side)
+    raise ValueError(f"{model.name} has no 4-D layer output with side >= {min_side}")
+
+
 def layer_groups(model: keras.Model) -> list[tuple[str, list[str]]]:
     """The model's weighted layers grouped by block, from the output down.
 

@@ -22,6 +22,77 @@ def best_epoch(history: dict[str, list[float]]) -> int:
     return int(np.argmax(history["val_accuracy"])) + 1
 
 
+def best_epochs(history: dict[str, list[float]], key: str = "val_accuracy") -> list[int]:
+    """Every 1-based epoch that reached the highest value of ``key`` (ties are ties).
+
+    Args:
+        history: Keras ``History.history``.
+        key: The metric, validation accuracy by default.
+
+    Returns:
+        The epochs, ascending.
+    """
+    values = np.asarray(history[key])
+    return [int(i) + 1 for i in np.flatnonzero(values == values.max())]
+
+
+def first_epoch_reaching(history: dict[str, list[float]], key: str, value: float) -> int | None:
+    """The first 1-based epoch where ``history[key] >= value``; ``None`` if never."""
+    reached = np.flatnonzero(np.asarray(history[key]) >= value)
+    return int(reached[0]) + 1 if len(reached) else None
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keep the weights of the epoch with the best validation accuracy (the
+    first such epoch on ties), to restore them after training: a model is
+    then scored at its best epoch as well as at its last.
+
+    Attributes:
+        epoch: 1-based epoch of the weights kept (0 before any epoch ends).
+        value: Its validation accuracy.
+    """
+
+    def __init__(self, monitor: str = "val_accuracy") -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.epoch, self.value, self._weights = 0, -np.inf, None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value > self.value:  # strictly better: the first best epoch wins ties
+            self.epoch, self.value, self._weights = epoch + 1, float(value), self.model.get_weights()
+
+    def restore(self) -> None:
+        """Load the kept weights into the model."""
+        if self._weights is None:
+            raise RuntimeError(f"no epoch reported {self.monitor}; nothing to restore")
+        self.model.set_weights(self._weights)
+
+
+def last_and_best_accuracy(model: keras.Model, keeper: BestWeights, data, keep: str = "best") -> tuple[float, float]:
+    """Test accuracy of a trained model at its last epoch and with the weights
+    of its best validation epoch.
+
+    Args:
+        model: The model, as training left it (its last epoch).
+        keeper: The ``BestWeights`` callback that watched its training.
+        data: Test data for ``model.evaluate``.
+        keep: Which weights the model holds afterwards: ``"best"`` or ``"last"``.
+
+    Returns:
+        (accuracy at the last epoch, accuracy at the best validation epoch).
+    """
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
+    last_weights = model.get_weights()
+    last = float(model.evaluate(data, verbose=0)[1])
+    keeper.restore()
+    best = float(model.evaluate(data, verbose=0)[1])
+    if keep == "last":
+        model.set_weights(last_weights)
+    return last, best
+
+
 def scale_pixels(images: tf.Tensor) -> tf.Tensor:
     """The small CNNs' preprocessing: pixels to ``[0, 1]``."""
     return images / 255.0

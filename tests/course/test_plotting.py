@@ -136,3 +136,25 @@ def test_shared_scale_keeps_units_across_images():
     bar = [axis for axis in fig.axes if axis.get_label() == "<colorbar>"][0]
     assert bar.get_xlabel() == "probability drop" and bar.get_xlim()[1] == pytest.approx(0.23)
     plt.close(fig)
+
+
+def test_plot_rates_draws_intervals_and_skips_missing():
+    from report_lib.course.plotting import plot_rates
+    from report_lib.evaluation.statistics import wilson_interval
+
+    fig = plot_rates([2, 5], {"a": [wilson_interval(1, 4), wilson_interval(4, 4)], "b": [None, wilson_interval(0, 3)]},
+                     "x", "rate")
+    axis = fig.axes[0]
+    assert len(axis.containers) == 2  # one error-bar series each
+    assert axis.get_ylim() == (-0.02, 1.02)
+
+
+def test_plot_maps_with_boxes_outlines_every_picture():
+    import numpy as np
+
+    from report_lib.course.plotting import method_panel, plot_maps_with_boxes
+
+    images = np.zeros((2, 16, 16, 3), np.uint8)
+    fig = plot_maps_with_boxes(images, [method_panel("gradcam", np.random.default_rng(0).random((2, 16, 16)))],
+                               ["a", "b"], [[(0, 0, 8, 8)], [(2, 2, 6, 6), (8, 8, 16, 16)]])
+    assert [len(axis.patches) for axis in fig.axes[:4]] == [1, 1, 2, 2]

@@ -161,3 +161,14 @@ def test_ranking_averages_ties_instead_of_using_list_order():
 def test_ranking_puts_an_unmeasured_method_last():
     scores = [MethodScores("a", deletion_auc=0.1), MethodScores("b"), MethodScores("c", deletion_auc=0.2)]
     assert {m: r["deletion_auc"] for m, _, r in rank_methods(scores)} == {"a": 1.0, "c": 2.0, "b": 3.0}
+
+
+def test_box_share_counts_positive_mass_on_the_object():
+    from report_lib.evaluation.localisation import box_share
+
+    heat = np.zeros((2, 4, 4))
+    heat[0, 0, 0], heat[0, 3, 3] = 3.0, 1.0
+    heat[1] = -1.0  # nothing positive
+    mask = np.zeros((2, 4, 4), bool)
+    mask[:, :2, :2] = True
+    np.testing.assert_allclose(box_share(heat, mask), [0.75, 0.0])

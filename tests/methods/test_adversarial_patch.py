@@ -82,3 +82,35 @@ def test_training_is_seeded(tiny_bundle, tiny_test_set):
     np.testing.assert_array_equal(first.patch, again.patch)
     with pytest.raises(ValueError, match="cannot exceed the image size"):
         train_patch(tiny_bundle, images, 1, PatchRecipe(steps=1, patch_pixels=64), progress=False)
+
+
+def test_placement_masks_cover_the_pasted_patch():
+    from report_lib.methods.adversarial_patch import patched_images, placement_masks, random_placements
+
+    size = 48
+    placements = random_placements(6, size, (0.05, 0.2), seed=3)
+    white = np.full((32, 32, 3), 255, np.uint8)
+    patched = patched_images(np.zeros((6, size, size, 3), np.uint8), white, placements)
+    masks = placement_masks(placements, size)
+    painted = patched[..., 0] > 127
+    # The mask and the pasted disc agree except for a one-pixel rim of bilinear blending.
+    assert (painted & ~masks).sum() <= 0.15 * masks.sum()
+    assert (masks & ~painted).sum() <= 0.15 * masks.sum()
+    np.testing.assert_allclose(masks.mean(axis=(1, 2)), placements.areas, atol=0.02)
+
+
+def test_masked_for_display_blanks_the_untrained_corners():
+    from report_lib.methods.adversarial_patch import masked_for_display
+
+    shown = masked_for_display(np.zeros((20, 20, 3), np.uint8))
+    assert (shown[0, 0] == 255).all() and (shown[10, 10] == 0).all()
+
+
+def test_snapshots_are_kept_every_n_steps(tiny_bundle):
+    from report_lib.methods.adversarial_patch import PatchRecipe, train_patch
+
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)
+    trained = train_patch(tiny_bundle, images, 1, PatchRecipe(steps=4, batch_size=2, patch_pixels=8), seed=0,
+                          progress=False, snapshot_every=2)
+    assert sorted(trained.snapshots) == [2, 4]
+    assert (trained.snapshots[4] == trained.patch).all()

@@ -48,3 +48,40 @@ def test_unfreeze_and_best_epoch(transferred):
     with pytest.raises(ValueError):
         unfreeze_top(transferred, "block9")
     assert best_epoch({"val_accuracy": [0.2, 0.7, 0.7, 0.5]}) == 2
+
+
+def test_best_epochs_reports_ties_and_first_epoch_reaching():
+    from report_lib.models.training import best_epochs, first_epoch_reaching
+
+    history = {"val_accuracy": [0.5, 0.96, 0.96, 0.9], "accuracy": [0.76, 1.0, 1.0, 1.0]}
+    assert best_epochs(history) == [2, 3]
+    assert first_epoch_reaching(history, "accuracy", 1.0) == 2
+    assert first_epoch_reaching(history, "accuracy", 1.1) is None
+
+
+def test_best_weights_restores_the_first_best_epoch():
+    from report_lib.models.training import BestWeights
+
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    keeper = BestWeights()
+    keeper.set_model(model)
+    marks = {}
+    for epoch, value in enumerate([0.2, 0.8, 0.8, 0.5]):
+        model.set_weights([np.full((2, 1), float(epoch)), np.zeros(1)])
+        keeper.on_epoch_end(epoch, {"val_accuracy": value})
+        marks[epoch] = value
+    keeper.restore()
+    assert keeper.epoch == 2 and keeper.value == 0.8
+    assert float(model.get_weights()[0][0, 0]) == 1.0  # the weights after epoch 2 (index 1), not epoch 3
+
+
+def test_last_layer_with_side_finds_a_finer_cam_layer():
+    from report_lib.models.layers import last_layer_with_side
+
+    inputs = keras.Input((32, 32, 3))
+    fine = keras.layers.Conv2D(2, 3, padding="same", name="fine")(inputs)
+    coarse = keras.layers.Conv2D(2, 3, strides=4, padding="same", name="coarse")(fine)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(coarse))
+    assert last_layer_with_side(model, 8) == ("coarse", 8)
+    assert last_layer_with_side(model, 16) == ("fine", 32)
