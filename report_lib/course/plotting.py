@@ -373,7 +373,8 @@ def plot_examples(
         The figure.
     """
     rows, top_k = patches.shape[:2]
-    fig, axes = plt.subplots(rows, top_k + 1, figsize=(cell * (top_k + 1), cell * rows), squeeze=False)
+    # Room for titles and captions around each tile, so the tiles themselves keep ``cell`` inches.
+    fig, axes = plt.subplots(rows, top_k + 1, figsize=((cell + 0.2) * (top_k + 1), (cell + 0.45) * rows + 0.4), squeeze=False)
     for row in range(rows):
         axes[row, 0].imshow(visualizations[row], interpolation=_interpolation(visualizations[row], cell))
         axes[row, 0].set_ylabel(row_titles[row], fontsize=8)
@@ -411,7 +412,7 @@ def plot_snapshots(
     """
     steps = sorted(snapshots)
     rows = len(row_titles)
-    fig, axes = plt.subplots(rows, len(steps), figsize=(cell * len(steps), cell * rows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(rows, len(steps), figsize=((cell + 0.15) * len(steps) + 0.3, (cell + 0.3) * rows + 0.3), squeeze=False)
     for column, step in enumerate(steps):
         for row in range(rows):
             axes[row, column].imshow(snapshots[step][row], interpolation=_interpolation(snapshots[step][row], cell))
@@ -483,7 +484,7 @@ def plot_recipe_comparison(
     columns = min(columns, count)
     rows = int(np.ceil(count / columns))
     extra = 0.25 if captions else 0.0
-    fig = plt.figure(figsize=(cell * columns, ((cell + 0.25 + extra) * rows + 0.35) * len(panels)), layout="constrained")
+    fig = plt.figure(figsize=((cell + 0.12) * columns, ((cell + 0.3 + extra) * rows + 0.35) * len(panels)), layout="constrained")
     subfigures = np.atleast_1d(fig.subfigures(len(panels), 1, hspace=0.02))
     for subfigure, (name, result) in zip(subfigures, panels):
         axes = subfigure.subplots(rows, columns, squeeze=False)
