@@ -105,7 +105,7 @@ def top_activating_patches(
     if sources.shape != (len(images),):
         raise ValueError(f"need one source per image ({len(images)}), got shape {sources.shape}")
     if len(np.unique(sources)) < top_k:
-        raise ValueError(f"need at least top_k={top_k} source images, got {len(np.unique(sources))}")
+        raise ValueError(f"need at least top_k={top_k} images from different sources, got {len(np.unique(sources))}")
     activations = layer_activations(bundle, layer, images) if activations is None else activations
     width = activations.shape[-1]
     bad = [c for c in channels if not 0 <= c < width]

@@ -48,5 +48,5 @@ def test_examples_never_repeat_a_source_photograph(tiny_bundle):
     examples = top_activating_patches(tiny_bundle, "conv2", [0, 3, 5], images, top_k=4, sources=sources)
     for row in examples.image_indices:
         assert len(set(sources[row])) == 4
-    with pytest.raises(ValueError, match="source images"):
+    with pytest.raises(ValueError, match="at least top_k=9 images from different sources, got 8"):
         top_activating_patches(tiny_bundle, "conv2", [0], images, top_k=9, sources=sources)
