@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -272,7 +273,8 @@ def main() -> None:
         parser.error(f"unknown model(s) {sorted(unknown)}; choose from {list(LOADERS)}")
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    methods = set(args.methods.split(",")) if args.methods else None
+    # Split on commas not followed by a space: "feature vis., Lucid recipe" is one method name.
+    methods = set(re.split(r",(?! )", args.methods)) if args.methods else None
     print(f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"TensorFlow {tf.__version__}; median of {args.repeats} calls after a first, untimed one; "
           f"peak tensor memory of the first call\n")

@@ -29,6 +29,19 @@ JPEG_QUALITY = 92
 PNG_SIZE_LIMIT = 2.0
 
 
+#: Side of a feature-visualization tile, in inches: 1.5 in at 110 dpi is 165 px,
+#: at least 160 px as displayed. Figures keep to six tiles a row so the page
+#: does not scale them down.
+FEATURE_TILE = 1.5
+FEATURE_COLUMNS = 6
+
+
+def _interpolation(image: np.ndarray, cell: float) -> str:
+    """Nearest neighbour when a tile is enlarged (small kernels and canvases
+    stay sharp blocks instead of blurs), matplotlib's default otherwise."""
+    return "nearest" if image.shape[0] < cell * FIGURE_DPI else "antialiased"
+
+
 def _rendered(fig: matplotlib.figure.Figure) -> bytes:
     import io
 
@@ -366,7 +379,7 @@ def plot_image_grid(
         axis.axis("off")
     for index, image in enumerate(images):
         axis = axes.flat[index]
-        axis.imshow(image)
+        axis.imshow(image, interpolation=_interpolation(image, cell))
         if titles is not None:
             axis.set_title(titles[index], fontsize=7)
     if title:
@@ -376,8 +389,8 @@ def plot_image_grid(
 
 
 def plot_examples(
-    visualizations: np.ndarray, patches: np.ndarray, row_titles: Sequence[str], cell: float = 1.3,
-    title: str | None = None,
+    visualizations: np.ndarray, patches: np.ndarray, row_titles: Sequence[str], cell: float = FEATURE_TILE,
+    title: str | None = None, example_titles: Sequence[Sequence[str]] | None = None,
 ) -> matplotlib.figure.Figure:
     """Each filter's feature visualization beside the real patches that excite it most.
 
@@ -387,17 +400,21 @@ def plot_examples(
         row_titles: One short label per channel.
         cell: Size of each image, in inches.
         title: Title of the whole figure (e.g. the layer).
+        example_titles: Per channel, a caption under each patch (its source photograph).
 
     Returns:
         The figure.
     """
     rows, top_k = patches.shape[:2]
-    fig, axes = plt.subplots(rows, top_k + 1, figsize=(cell * (top_k + 1), cell * rows), squeeze=False)
+    # Room for titles and captions around each tile, so the tiles themselves keep ``cell`` inches.
+    fig, axes = plt.subplots(rows, top_k + 1, figsize=((cell + 0.2) * (top_k + 1), (cell + 0.45) * rows + 0.4), squeeze=False)
     for row in range(rows):
-        axes[row, 0].imshow(visualizations[row])
-        axes[row, 0].set_ylabel(row_titles[row], fontsize=7)
+        axes[row, 0].imshow(visualizations[row], interpolation=_interpolation(visualizations[row], cell))
+        axes[row, 0].set_ylabel(row_titles[row], fontsize=8)
         for column in range(top_k):
-            axes[row, column + 1].imshow(patches[row, column])
+            axes[row, column + 1].imshow(patches[row, column], interpolation=_interpolation(patches[row, column], cell))
+            if example_titles is not None:
+                axes[row, column + 1].set_xlabel(example_titles[row][column], fontsize=7)
     axes[0, 0].set_title("optimized", fontsize=8)
     for column in range(top_k):
         axes[0, column + 1].set_title(f"example {column + 1}", fontsize=8)
@@ -411,7 +428,7 @@ def plot_examples(
 
 
 def plot_snapshots(
-    snapshots: Mapping[int, np.ndarray], row_titles: Sequence[str], cell: float = 1.6, title: str | None = None,
+    snapshots: Mapping[int, np.ndarray], row_titles: Sequence[str], cell: float = FEATURE_TILE, title: str | None = None,
     step_label: str = "step",
 ) -> matplotlib.figure.Figure:
     """A strip per image: its state after each recorded step.
@@ -428,10 +445,10 @@ def plot_snapshots(
     """
     steps = sorted(snapshots)
     rows = len(row_titles)
-    fig, axes = plt.subplots(rows, len(steps), figsize=(cell * len(steps), cell * rows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(rows, len(steps), figsize=((cell + 0.15) * len(steps) + 0.3, (cell + 0.3) * rows + 0.3), squeeze=False)
     for column, step in enumerate(steps):
         for row in range(rows):
-            axes[row, column].imshow(snapshots[step][row])
+            axes[row, column].imshow(snapshots[step][row], interpolation=_interpolation(snapshots[step][row], cell))
             axes[row, column].set_xticks([])
             axes[row, column].set_yticks([])
         axes[0, column].set_title(f"{step_label} {step}", fontsize=9)
@@ -479,15 +496,18 @@ def side_by_side(images: np.ndarray, gap: int = 4) -> np.ndarray:
 
 
 def plot_recipe_comparison(
-    results: Mapping[str, Visualization], columns: int = 8, cell: float = 1.1, titles: Sequence[str] | None = None
+    results: Mapping[str, Visualization], columns: int = FEATURE_COLUMNS, cell: float = FEATURE_TILE,
+    titles: Sequence[str] | None = None, captions: Mapping[str, Sequence[str]] | None = None,
 ) -> matplotlib.figure.Figure:
-    """The same objectives optimized by each recipe, one panel per recipe, side by side.
+    """The same objectives optimized by each recipe, one panel per recipe, one above the other.
 
     Args:
         results: Recipe name -> ``featurevis.Visualization``.
-        columns: Images per row within a panel.
+        columns: Images per row within a panel (six at 1.5 in keep tiles at
+            165 px without the page scaling the figure down).
         cell: Size of each image, in inches.
         titles: One title per image (the objectives' labels by default).
+        captions: Recipe name -> one line under each image (e.g. its target probability).
 
     Returns:
         The figure.
@@ -496,16 +516,25 @@ def plot_recipe_comparison(
     count = len(panels[0][1].images)
     columns = min(columns, count)
     rows = int(np.ceil(count / columns))
-    fig = plt.figure(figsize=(cell * columns * len(panels) + 0.3 * (len(panels) - 1), cell * rows + 0.5), layout="constrained")
-    for subfigure, (name, result) in zip(fig.subfigures(1, len(panels), wspace=0.02), panels):
+    extra = 0.25 if captions else 0.0
+    fig = plt.figure(figsize=((cell + 0.12) * columns, ((cell + 0.3 + extra) * rows + 0.35) * len(panels)), layout="constrained")
+    subfigures = np.atleast_1d(fig.subfigures(len(panels), 1, hspace=0.02))
+    for subfigure, (name, result) in zip(subfigures, panels):
         axes = subfigure.subplots(rows, columns, squeeze=False)
         labels = titles or result.labels
         for index, axis in enumerate(axes.flat):
-            axis.axis("off")
-            if index < count:
-                axis.imshow(result.images[index])
-                axis.set_title(labels[index], fontsize=6)
-        subfigure.suptitle(f"{name} recipe", fontsize=10)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if index >= count:
+                axis.axis("off")
+                continue
+            image = result.images[index]
+            axis.imshow(image, interpolation=_interpolation(image, cell))
+            axis.set_title(labels[index], fontsize=8)
+            if captions and name in captions:
+                axis.set_xlabel(captions[name][index], fontsize=8)
+        size = result.images.shape[1]
+        subfigure.suptitle(f"{name} recipe ({size} x {size} px canvas)", fontsize=10)
     return fig
 
 

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from report_lib.data.images import resize_rgb
-from report_lib.data.samples import TEXTURE_CLASSES
+from report_lib.data.images import load_rgb, resize_rgb
+from report_lib.data.samples import SAMPLES, TEXTURE_CLASSES
 
 #: Fractions of each image's width reserved for the three splits, left to right.
 SPLIT_BANDS: dict[str, tuple[float, float]] = {"train": (0.0, 0.6), "validation": (0.6, 0.8), "test": (0.8, 1.0)}
@@ -67,9 +67,37 @@ def texture_crops(
     Returns:
         The splits.
     """
+    sources = [_texture_image(name) for name in classes]
+    return _band_crops("textures (offline stand-in)", sources, list(classes), per_class, size, crop_fraction, seed)
+
+
+def photo_crops(
+    per_class: dict[str, int], size: int = 64, crop_fraction: float = 0.15, seed: int = 0,
+    classes: Sequence[str] = tuple(SAMPLES),
+) -> ImageSplits:
+    """A small colour data set made offline: crops of the colour sample
+    photographs (``data.samples.SAMPLES``: chelsea, coffee, motorcycle,
+    grace_hopper, astronaut, rocket), one class per photograph, cut from
+    disjoint vertical bands for the three splits as in :func:`texture_crops`.
+
+    Args:
+        per_class: Split -> crops per class (balanced classes).
+        size: Side of the returned crops.
+        crop_fraction: Crop side as a fraction of the photograph's shorter side.
+        seed: Seeds the crop positions and mirroring.
+        classes: Sample names.
+
+    Returns:
+        The splits.
+    """
+    sources = [load_rgb(name) for name in classes]
+    return _band_crops("sample photographs (colour)", sources, list(classes), per_class, size, crop_fraction, seed)
+
+
+def _band_crops(name: str, sources: list[np.ndarray], classes: list[str], per_class: dict[str, int], size: int,
+                crop_fraction: float, seed: int) -> ImageSplits:
     rng = np.random.default_rng(seed)
     images, labels, boxes = {}, {}, {}
-    sources = [_texture_image(name) for name in classes]
     for split, count in per_class.items():
         low, high = SPLIT_BANDS[split]
         crops, split_labels, split_boxes = [], [], []
@@ -89,7 +117,7 @@ def texture_crops(
         images[split] = np.stack(crops)
         labels[split] = np.array(split_labels)
         boxes[split] = np.array(split_boxes)
-    return ImageSplits("textures (offline stand-in)", list(classes), images, labels, boxes)
+    return ImageSplits(name, classes, images, labels, boxes)
 
 
 def load_tf_flowers(size: int, per_class: dict[str, int], seed: int = 0, timeout: float = 60.0) -> ImageSplits | None:

@@ -337,19 +337,33 @@ def augmented_crops(
     Returns:
         ``(count, size, size, 3)`` uint8.
     """
+    return augmented_crops_with_sources(sources, count, size, seed, min_fraction)[0]
+
+
+def augmented_crops_with_sources(
+    sources: list[ImageSource], count: int, size: int = 224, seed: int = 0, min_fraction: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`augmented_crops` (the same crops for the same seed), with the index
+    in ``sources`` of the photograph each crop comes from.
+
+    Returns:
+        ``(count, size, size, 3)`` uint8 crops and ``(count,)`` source indices.
+    """
     if count < 0 or not 0 < min_fraction <= 1:
         raise ValueError("count must be >= 0 and min_fraction in (0, 1]")
     originals = [load_rgb(source) for source in sources]
     rng = np.random.default_rng(seed)
     crops = np.zeros((count, size, size, 3), np.uint8)
+    origins = np.zeros(count, int)
     for index in range(count):
-        image = originals[rng.integers(len(originals))]
+        origins[index] = rng.integers(len(originals))
+        image = originals[origins[index]]
         height, width = image.shape[:2]
         side = int(min(height, width) * rng.uniform(min_fraction, 1.0))
         top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
         crop = resize_rgb(image[top : top + side, left : left + side], size)
         crops[index] = crop[:, ::-1] if rng.random() < 0.5 else crop
-    return crops
+    return crops, origins
 
 
 def image_label(source: ImageSource) -> str:

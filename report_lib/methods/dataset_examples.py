@@ -77,11 +77,13 @@ def top_activating_patches(
     top_k: int = 4,
     patch_size: int | None = None,
     activations: np.ndarray | None = None,
+    sources: np.ndarray | None = None,
 ) -> DatasetExamples:
     """Find, for each channel, the image patches that activate it most.
 
-    Each image contributes at most one patch per channel (its best position),
-    so the examples are not all from one photograph.
+    Each source photograph contributes at most one patch per channel (the best
+    position of its best image): crops of one photograph count as one source,
+    so the examples never repeat a photograph.
 
     Args:
         bundle: The model.
@@ -92,13 +94,18 @@ def top_activating_patches(
         patch_size: Side of the patches; four strides of the layer (at least
             24 px, at most half the image) when ``None``.
         activations: The layer's activations for ``images``, if already computed.
+        sources: ``(n,)`` the photograph each image comes from (e.g. from
+            ``augmented_crops_with_sources``); every image its own by default.
 
     Returns:
         The patches, their activations and source images.
     """
     images = np.asarray(images)
-    if len(images) < top_k:
-        raise ValueError(f"need at least top_k={top_k} images, got {len(images)}")
+    sources = np.arange(len(images)) if sources is None else np.asarray(sources)
+    if sources.shape != (len(images),):
+        raise ValueError(f"need one source per image ({len(images)}), got shape {sources.shape}")
+    if len(np.unique(sources)) < top_k:
+        raise ValueError(f"need at least top_k={top_k} images from different sources, got {len(np.unique(sources))}")
     activations = layer_activations(bundle, layer, images) if activations is None else activations
     width = activations.shape[-1]
     bad = [c for c in channels if not 0 <= c < width]
@@ -108,13 +115,21 @@ def top_activating_patches(
     side = patch_size or int(np.clip(4 * stride, 24, images.shape[1] // 2))
     patches = np.zeros((len(channels), top_k, side, side, 3), np.uint8)
     values = np.zeros((len(channels), top_k), np.float32)
-    sources = np.zeros((len(channels), top_k), int)
+    chosen_images = np.zeros((len(channels), top_k), int)
     for row, channel in enumerate(channels):
         maps = activations[..., channel]
         best_per_image = maps.reshape(len(images), -1).max(axis=1)
-        for column, index in enumerate(np.argsort(-best_per_image, kind="stable")[:top_k]):
+        used: set[int] = set()
+        column = 0
+        for index in np.argsort(-best_per_image, kind="stable"):
+            if column == top_k:
+                break
+            if int(sources[index]) in used:
+                continue
+            used.add(int(sources[index]))
             y, x = np.unravel_index(np.argmax(maps[index]), maps[index].shape)
             patches[row, column] = _crop(images[index], (y + 0.5) * stride, (x + 0.5) * stride, side)
             values[row, column] = best_per_image[index]
-            sources[row, column] = index
-    return DatasetExamples(layer, list(channels), patches, values, sources)
+            chosen_images[row, column] = index
+            column += 1
+    return DatasetExamples(layer, list(channels), patches, values, chosen_images)

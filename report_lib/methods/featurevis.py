@@ -24,7 +24,7 @@ at 224 px.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import keras
@@ -62,6 +62,11 @@ class Recipe:
         tv_weight: Weight of the total-variation penalty (per pixel value).
         l1_weight: Weight of the L1-norm penalty (per pixel value).
         fill: Value, in ``[0, 255]``, of pixels that a transformation exposes.
+        penalize_input: Apply the penalties to the model's input (after its
+            preprocessing), as tf-keras-vis does, instead of to the pixels: the
+            weights then mean the same thing for VGG16 (input in pixel units)
+            and EfficientNet-Lite0 (input (x - 127) / 128, where penalties on
+            pixels would be 128 times too strong against its logits' gradient).
     """
 
     name: str
@@ -76,18 +81,40 @@ class Recipe:
     tv_weight: float = 0.0
     l1_weight: float = 0.0
     fill: float = 127.5
+    penalize_input: bool = False
 
 
 RECIPES: dict[str, Recipe] = {
     "tf-keras-vis": Recipe(
         "tf-keras-vis", "pixel", "rmsprop", 1.0, 200, jitter=4, max_rotation=1.0,
-        transform_in_place=True, tv_weight=1.0, l1_weight=0.3,
+        transform_in_place=True, tv_weight=1.0, l1_weight=0.3, penalize_input=True,
     ),
     "lucid": Recipe(
         "lucid", "fft", "adam", 0.05, 512, jitter=12, max_rotation=10.0,
         scales=tuple(1 + (i - 5) / 50 for i in range(11)),
     ),
 }
+
+
+#: Recipe settings re-tuned for a model, applied when a recipe is named by
+#: :func:`visualize`. EfficientNet-Lite0 with the course's tf-keras-vis settings
+#: (step 1, total variation 1) gives faint grey images: its logits move the
+#: pixels far less per step than VGG16's; step 4 and total variation 10 were
+#: chosen from five settings (steps 1 to 128, total variation 1 to 30) by looking
+#: at the three course classes and at the model's probabilities for them.
+MODEL_TUNING: dict[tuple[str, str], dict[str, float]] = {
+    ("efficientnet_lite0", "tf-keras-vis"): {"learning_rate": 4.0, "tv_weight": 10.0},
+}
+
+
+def recipe_for(bundle: ModelBundle, recipe: str | Recipe) -> Recipe:
+    """A recipe by name with the model's tuning (``MODEL_TUNING``) applied; a
+    :class:`Recipe` object is used as it is."""
+    if isinstance(recipe, Recipe):
+        return recipe
+    base = get_recipe(recipe)
+    tuning = MODEL_TUNING.get((bundle.name, base.name))
+    return replace(base, **tuning) if tuning else base
 
 
 @dataclass
@@ -112,6 +139,18 @@ class Visualization:
     recipe: Recipe
     seed: int
     labels: list[str] = field(default_factory=list)
+
+
+def without_transforms(recipe: str | Recipe) -> Recipe:
+    """The recipe with its random jitter, rotation and scaling switched off.
+
+    For the neuron objective of a first layer: one unit sees a 3x3 patch, and
+    random shifts of a few pixels would average its objective over the
+    neighbourhood, back to the patch's mean colour; without them the optimum
+    is the kernel's own pattern.
+    """
+    recipe = get_recipe(recipe)
+    return replace(recipe, name=f"{recipe.name}, no transforms", jitter=0, max_rotation=0.0, scales=(1.0,))
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
@@ -194,7 +233,12 @@ class PixelImage:
     """Images optimized directly as RGB values, from uniform noise in [0, 255]."""
 
     def __init__(self, count: int, size: int, rng: np.random.Generator):
-        self.variable = tf.Variable(rng.uniform(0, 255, (count, size, size, 3)).astype(np.float32))
+        self.shape = (count, size, size, 3)
+        self.variable = tf.Variable(self.initial(rng))
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        """The starting values drawn from ``rng``."""
+        return rng.uniform(0, 255, self.shape).astype(np.float32)
 
     def __call__(self) -> tf.Tensor:
         return self.variable
@@ -211,10 +255,15 @@ class FourierImage:
     def __init__(self, count: int, size: int, rng: np.random.Generator, decay_power: float = 1.0, sd: float = 0.01):
         frequencies = np.sqrt(np.fft.fftfreq(size)[:, None] ** 2 + np.fft.fftfreq(size)[: size // 2 + 1] ** 2)
         scale = 1.0 / np.maximum(frequencies, 1.0 / size) ** decay_power * size
-        self.size = size
+        self.size, self.sd = size, sd
         self.scale = tf.constant(scale.astype(np.float32))
         # Image-major layout: image i starts from the same values whatever the batch size.
-        self.variable = tf.Variable(rng.normal(0, sd, (count, 2, 3, *frequencies.shape)).astype(np.float32))
+        self.shape = (count, 2, 3, *frequencies.shape)
+        self.variable = tf.Variable(self.initial(rng))
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        """The starting coefficients drawn from ``rng``."""
+        return rng.normal(0, self.sd, self.shape).astype(np.float32)
 
     def __call__(self) -> tf.Tensor:
         spectrum = tf.complex(self.variable[:, 0] * self.scale, self.variable[:, 1] * self.scale)
@@ -256,13 +305,32 @@ def _regularization(images: tf.Tensor, recipe: Recipe) -> tf.Tensor:
     return penalty
 
 
-def _scores(activations: Sequence[tf.Tensor], weights: Sequence[tf.Tensor]) -> tf.Tensor:
+def _scores(activations: Sequence[tf.Tensor], weights: Sequence[tf.Tensor], readouts: Sequence[str]) -> tf.Tensor:
     total = 0.0
-    for activation, weight in zip(activations, weights):
+    for activation, weight, readout in zip(activations, weights, readouts):
         if activation.shape.rank == 4:
-            activation = tf.reduce_mean(activation, axis=[1, 2])
+            if readout == "centre":
+                shape = tf.shape(activation)
+                activation = activation[:, shape[1] // 2, shape[2] // 2, :]
+            else:
+                activation = tf.reduce_mean(activation, axis=[1, 2])
         total += tf.reduce_sum(activation * weight, axis=-1)
     return total
+
+
+def _capped_relu_input(bundle: ModelBundle, name: str) -> str | None:
+    """The layer feeding ``name`` when ``name`` is a capped ReLU (ReLU6), else ``None``."""
+    if name == LOGITS:
+        return None
+    layer = bundle.layer(name)
+    capped = isinstance(layer, keras.layers.ReLU) and layer.max_value is not None
+    capped |= isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "relu6"
+    if not capped:
+        return None
+    for candidate in bundle.model.layers:
+        if candidate is not layer and candidate.output is layer.input:
+            return candidate.name
+    return None
 
 
 def _optimizer(recipe: Recipe) -> keras.optimizers.Optimizer:
@@ -274,26 +342,82 @@ def _optimizer(recipe: Recipe) -> keras.optimizers.Optimizer:
 
 
 class _Setup:
-    """Feature model and weights shared by :func:`visualize` and :func:`evaluate`."""
+    """Feature model shared by :func:`visualize` and :func:`evaluate`.
 
-    def __init__(self, bundle: ModelBundle, objectives: Sequence[Objective], size: int | None):
-        matrices = weight_matrices(bundle, objectives)
-        self.layers = list(matrices)
+    A capped ReLU (EfficientNet-Lite's ReLU6) is read without its cap: the
+    feature model outputs the layer before it and applies a plain ReLU, because
+    a unit at the cap passes no gradient, and at the first layer a flat colour
+    already drives many filters to 6 everywhere.
+    """
+
+    def __init__(self, bundle: ModelBundle, keys: Sequence[tuple[str, str]], size: int | None):
+        self.keys = list(keys)
+        self.layers = list(dict.fromkeys(layer for layer, _ in self.keys))
         full = _needs_full_input(bundle, self.layers)
         self.size = int(size or default_canvas(bundle, self.layers))
         if full and self.size != bundle.input_size:
             raise ValueError(f"dense layers and logits need the model's input size {bundle.input_size}, got size={size}")
         if self.size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")
+        sources = {name: _capped_relu_input(bundle, name) for name in self.layers}
+        self.uncapped = [sources[name] is not None for name in self.layers]
+        outputs = [sources[name] or name for name in self.layers]
         # Conv objectives run on any canvas size, through the bundle's own layers.
-        self.model = bundle.submodel(self.layers, input_shape=None if full else (None, None, 3))
-        self.weights = [tf.constant(matrices[name]) for name in self.layers]
+        self.model = bundle.submodel(outputs, input_shape=None if full else (None, None, 3))
         self.preprocess = bundle.preprocess
 
-    def scores(self, pixels: tf.Tensor) -> tf.Tensor:
+    def scores(self, pixels: tf.Tensor, weights: Sequence[tf.Tensor]) -> tf.Tensor:
+        """Objective values of a batch, given one weight matrix per key."""
         outputs = self.model(self.preprocess(pixels), training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return _scores(outputs, self.weights)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        by_layer = {name: tf.nn.relu(out) if uncap else out
+                    for name, out, uncap in zip(self.layers, outputs, self.uncapped)}
+        return _scores([by_layer[layer] for layer, _ in self.keys], weights, [readout for _, readout in self.keys])
+
+
+def _setup(bundle: ModelBundle, keys: Sequence[tuple[str, str]], size: int | None) -> _Setup:
+    """The feature model for these layers and canvas, built once per bundle."""
+    return bundle.cached(("featurevis-setup", tuple(keys), size), lambda: _Setup(bundle, keys, size))
+
+
+class _Engine:
+    """The image, optimizer, random generator and compiled step of one
+    optimization shape (model layers, canvas, batch size, recipe), kept on
+    the bundle and reset for every call: tracing the step costs about half a
+    second on EfficientNet-Lite0, as much as 20 of its steps."""
+
+    def __init__(self, setup: _Setup, recipe: Recipe, widths: Sequence[int], count: int):
+        self.setup, self.recipe = setup, recipe
+        parameterization = {"pixel": PixelImage, "fft": FourierImage}[recipe.parameterization]
+        self.image = parameterization(count, setup.size, np.random.default_rng(0))
+        self.generator = tf.random.Generator.from_seed(0)
+        self.weights = [tf.Variable(tf.zeros((count, width))) for width in widths]
+        self.optimizer = _optimizer(recipe)
+        self.optimizer.build([self.image.variable])  # slot variables now, so the step is traced once
+        self._fresh_optimizer = [v.numpy() for v in self.optimizer.variables]
+        self.step = tf.function(self._step)
+
+    def reset(self, weights: Sequence[np.ndarray], seed: int) -> None:
+        """Start again from ``seed`` (the same values a new engine would draw)."""
+        self.image.variable.assign(self.image.initial(np.random.default_rng(seed)))
+        self.generator.reset_from_seed(seed)
+        for variable, value in zip(self.optimizer.variables, self._fresh_optimizer):
+            variable.assign(value)
+        for variable, value in zip(self.weights, weights):
+            variable.assign(value)
+
+    def _step(self) -> tf.Tensor:
+        recipe, variable, image = self.recipe, self.image.variable, self.image
+        if recipe.transform_in_place:
+            variable.assign(random_transform(variable, recipe, self.generator))
+        with tf.GradientTape() as tape:
+            pixels = image()
+            seen = pixels if recipe.transform_in_place else random_transform(pixels, recipe, self.generator)
+            scores = self.setup.scores(seen, self.weights)
+            penalized = self.setup.preprocess(seen) if recipe.penalize_input else seen
+            loss = tf.reduce_sum(-scores + _regularization(penalized, recipe))
+        self.optimizer.apply_gradients([(tape.gradient(loss, variable), variable)])
+        return scores
 
 
 def evaluate(bundle: ModelBundle, objectives: Objective | Sequence[Objective], images: np.ndarray) -> np.ndarray:
@@ -309,8 +433,9 @@ def evaluate(bundle: ModelBundle, objectives: Objective | Sequence[Objective], i
     """
     images = np.asarray(images, np.float32)
     objectives = [objectives] * len(images) if isinstance(objectives, Objective) else list(objectives)
-    setup = _Setup(bundle, objectives, images.shape[1])
-    return setup.scores(tf.constant(images)).numpy()
+    matrices = weight_matrices(bundle, objectives)
+    setup = _setup(bundle, list(matrices), images.shape[1])
+    return setup.scores(tf.constant(images), [tf.constant(m) for m in matrices.values()]).numpy()
 
 
 def visualize(
@@ -329,7 +454,8 @@ def visualize(
     Args:
         bundle: The model (``report_lib.models``).
         objectives: One objective, or a list (one image each).
-        recipe: ``"lucid"``, ``"tf-keras-vis"`` or a :class:`Recipe`.
+        recipe: ``"lucid"``, ``"tf-keras-vis"`` (with the model's tuning, see
+            ``MODEL_TUNING``) or a :class:`Recipe` (used as given).
         steps: Optimization steps; the recipe's default when ``None``.
         size: Canvas side; sized to the layers when ``None`` (dense layers
             and logits always use the model's input size).
@@ -344,31 +470,18 @@ def visualize(
     Raises:
         ValueError: Unknown layer or unit (listing valid ones), bad size.
     """
-    recipe = get_recipe(recipe)
+    recipe = recipe_for(bundle, recipe)
     objectives = [objectives] if isinstance(objectives, Objective) else list(objectives)
     steps = recipe.steps if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    setup = _Setup(bundle, objectives, size)
-    rng = np.random.default_rng(seed)
-    parameterization = {"pixel": PixelImage, "fft": FourierImage}[recipe.parameterization]
-    image = parameterization(len(objectives), setup.size, rng)
-    generator = tf.random.Generator.from_seed(seed)
-    optimizer = _optimizer(recipe)
-    variable = image.variable
-    optimizer.build([variable])  # slot variables now, so the step is traced once
-
-    @tf.function
-    def step() -> tf.Tensor:
-        if recipe.transform_in_place:
-            variable.assign(random_transform(variable, recipe, generator))
-        with tf.GradientTape() as tape:
-            pixels = image()
-            seen = pixels if recipe.transform_in_place else random_transform(pixels, recipe, generator)
-            scores = setup.scores(seen)
-            loss = tf.reduce_sum(-scores + _regularization(seen, recipe))
-        optimizer.apply_gradients([(tape.gradient(loss, variable), variable)])
-        return scores
+    matrices = weight_matrices(bundle, objectives)
+    setup = _setup(bundle, list(matrices), size)
+    key = ("featurevis-engine", tuple(matrices), setup.size, len(objectives), recipe)
+    widths = [m.shape[1] for m in matrices.values()]
+    engine = bundle.cached(key, lambda: _Engine(setup, recipe, widths, len(objectives)))
+    engine.reset(list(matrices.values()), seed)
+    image, step = engine.image, engine.step
 
     wanted = set(int(s) for s in snapshot_steps)
     snapshots: dict[int, np.ndarray] = {}
@@ -378,7 +491,7 @@ def visualize(
         if index + 1 in wanted:
             snapshots[index + 1] = image.to_uint8()
     final = image.to_uint8()
-    scores = setup.scores(tf.constant(final, tf.float32)).numpy()
+    scores = setup.scores(tf.constant(final, tf.float32), engine.weights).numpy()
     return Visualization(final, scores, history, snapshots, objectives, recipe, seed, [o.label for o in objectives])
 
 
@@ -427,3 +540,22 @@ def draw_channels(width: int, count: int, seed: int) -> list[int]:
     """A seeded draw of ``count`` distinct channels out of ``width``, sorted."""
     rng = np.random.default_rng(seed)
     return sorted(int(c) for c in rng.choice(width, size=min(count, width), replace=False))
+
+
+def target_probabilities(bundle: ModelBundle, result: Visualization) -> np.ndarray:
+    """The model's probability, for each class image, of the class it was optimized for.
+
+    Args:
+        bundle: The model.
+        result: Images of single class-logit objectives (``objectives.class_logit``).
+
+    Returns:
+        ``(n,)`` probabilities.
+    """
+    targets = []
+    for objective in result.objectives:
+        if len(objective.terms) != 1 or objective.terms[0].layer != LOGITS:
+            raise ValueError(f"{objective.label!r} is not a single class logit")
+        targets.append(objective.terms[0].index)
+    probabilities = bundle.predict(result.images)
+    return probabilities[np.arange(len(targets)), targets]

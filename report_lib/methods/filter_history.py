@@ -8,10 +8,11 @@ from typing import Callable, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from report_lib.methods.featurevis import visualize
 from report_lib.methods.objectives import channel
-from report_lib.models.bundle import bundle_from_model
+from report_lib.models.bundle import ModelBundle, bundle_from_model
 
 
 class FilterHistory(keras.callbacks.Callback):
@@ -85,6 +86,32 @@ def kernels_as_images(kernels: np.ndarray, grey: bool = False) -> np.ndarray:
     low = filters.min(axis=(1, 2, 3), keepdims=True)
     high = filters.max(axis=(1, 2, 3), keepdims=True)
     return np.round(255 * (filters - low) / np.maximum(high - low, 1e-12)).astype(np.uint8)
+
+
+def pixel_space_kernels(bundle: ModelBundle, layer: str | None = None) -> np.ndarray:
+    """A first conv layer's kernels as they act on RGB pixels.
+
+    The preprocessing is affine per channel (VGG16: RGB to BGR minus means;
+    EfficientNet-Lite: ``(x - 127) / 128``), so its effect on a kernel is a
+    3x3 matrix ``M`` (pixel channel -> model channel): the pixel-space kernel is
+    ``M @ w`` over the colour axis. For VGG16 this puts the colours back in RGB
+    order, so red in the figure means the filter weights the red channel.
+
+    Args:
+        bundle: The model.
+        layer: Its first conv layer by default.
+
+    Returns:
+        ``(k, k, 3, n)`` kernel in RGB pixel order.
+    """
+    layer = layer or bundle.conv_layers[0]
+    kernel = bundle.layer(layer).get_weights()[0]
+    if kernel.ndim != 4 or kernel.shape[2] != 3:
+        raise ValueError(f"{layer!r} does not read RGB input (kernel shape {kernel.shape})")
+    origin = np.asarray(bundle.preprocess(tf.zeros((1, 1, 1, 3))), np.float32).reshape(3)
+    mixing = np.stack([np.asarray(bundle.preprocess(tf.constant(np.eye(3, dtype=np.float32)[c].reshape(1, 1, 1, 3))),
+                                  np.float32).reshape(3) - origin for c in range(3)])
+    return np.einsum("pm,hwmn->hwpn", mixing, kernel)
 
 
 def channel_visualizer(preprocess: Callable, size: int, steps: int, seed: int) -> Callable[[keras.Model, str, Sequence[int]], np.ndarray]:

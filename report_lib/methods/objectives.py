@@ -2,8 +2,9 @@
 channels, composable by sum and weight.
 
 An objective is a weighted sum of *terms*; each term is the mean activation of
-one channel (conv layers) or the value of one unit (dense layers). Objectives
-add and scale like numbers::
+one channel (conv layers; Lucid's *channel* objective), the activation of the
+unit at the centre of one channel's map (Lucid's *neuron* objective), or the
+value of one unit (dense layers). Objectives add and scale like numbers::
 
     objective = channel("block4_conv1", 7) + 0.5 * channel("block4_conv1", 9)
 
@@ -20,13 +21,19 @@ import numpy as np
 from report_lib.models.bundle import LOGITS, ModelBundle
 
 
+#: How a term reads a conv layer's map: its spatial mean, or the unit at its centre.
+READOUTS = ("mean", "centre")
+
+
 @dataclass(frozen=True)
 class Term:
-    """The mean activation of channel ``index`` of ``layer``, times ``weight``."""
+    """Channel ``index`` of ``layer``, read as ``readout`` (``"mean"`` of the map
+    or its ``"centre"`` unit), times ``weight``."""
 
     layer: str
     index: int
     weight: float = 1.0
+    readout: str = "mean"
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class Objective:
         return Objective(self.terms + other.terms, f"{self.label} + {other.label}")
 
     def __mul__(self, factor: float) -> "Objective":
-        scaled = tuple(Term(t.layer, t.index, t.weight * float(factor)) for t in self.terms)
+        scaled = tuple(Term(t.layer, t.index, t.weight * float(factor), t.readout) for t in self.terms)
         return Objective(scaled, f"{factor:g} * ({self.label})")
 
     __rmul__ = __mul__
@@ -60,6 +67,14 @@ class Objective:
 def channel(layer: str, index: int) -> Objective:
     """Mean activation of one channel of a conv layer (or one unit of a dense layer)."""
     return Objective((Term(layer, int(index)),), f"{layer}:{index}")
+
+
+def neuron(layer: str, index: int) -> Objective:
+    """The activation of one channel at the centre of a conv layer's map
+    (Lucid's *neuron* objective): one unit, so one receptive field. For a
+    first layer its optimum is the kernel's own pattern, where the channel
+    mean of a linear filter only sees the image's mean colour."""
+    return Objective((Term(layer, int(index), readout="centre"),), f"{layer}:{index} (centre)")
 
 
 def class_logit(class_id: int) -> Objective:
@@ -92,17 +107,19 @@ def layer_widths(bundle: ModelBundle, layers: Sequence[str]) -> dict[str, int]:
     return widths
 
 
-def weight_matrices(bundle: ModelBundle, objectives: Sequence[Objective]) -> dict[str, np.ndarray]:
-    """Turn a batch of objectives into one ``(batch, width)`` weight matrix per layer.
+def weight_matrices(bundle: ModelBundle, objectives: Sequence[Objective]) -> dict[tuple[str, str], np.ndarray]:
+    """Turn a batch of objectives into one ``(batch, width)`` weight matrix per
+    layer and readout.
 
-    Image ``b`` of the batch maximizes ``sum_c W[layer][b, c] * mean(act[layer][b, ..., c])``.
+    Image ``b`` of the batch maximizes ``sum_c W[(layer, "mean")][b, c] * mean(act[layer][b, ..., c])``
+    plus the same sum over the centre units for ``(layer, "centre")``.
 
     Args:
         bundle: The model.
         objectives: One objective per image.
 
     Returns:
-        Layer name -> weight matrix.
+        ``(layer name, readout)`` -> weight matrix.
 
     Raises:
         ValueError: Unknown layer, or a channel index out of range (the
@@ -110,9 +127,14 @@ def weight_matrices(bundle: ModelBundle, objectives: Sequence[Objective]) -> dic
     """
     if not objectives:
         raise ValueError("no objectives given")
-    layers = list(dict.fromkeys(layer for objective in objectives for layer in objective.layers))
-    widths = layer_widths(bundle, layers)
-    matrices = {name: np.zeros((len(objectives), widths[name]), np.float32) for name in layers}
+    keys = list(dict.fromkeys((term.layer, term.readout) for objective in objectives for term in objective.terms))
+    widths = layer_widths(bundle, list(dict.fromkeys(layer for layer, _ in keys)))
+    for layer, readout in keys:
+        if readout not in READOUTS:
+            raise ValueError(f"unknown readout {readout!r}; choose one of {READOUTS}")
+        if readout == "centre" and (layer == LOGITS or len(bundle.layer(layer).output.shape) != 4):
+            raise ValueError(f"the neuron (centre) objective needs a conv layer; {layer!r} has no spatial map")
+    matrices = {key: np.zeros((len(objectives), widths[key[0]]), np.float32) for key in keys}
     for row, objective in enumerate(objectives):
         for term in objective.terms:
             if not 0 <= term.index < widths[term.layer]:
@@ -120,7 +142,7 @@ def weight_matrices(bundle: ModelBundle, objectives: Sequence[Objective]) -> dic
                     f"{term.layer!r} has {widths[term.layer]} channels/units (0 to {widths[term.layer] - 1}); "
                     f"got index {term.index}"
                 )
-            matrices[term.layer][row, term.index] += term.weight
+            matrices[(term.layer, term.readout)][row, term.index] += term.weight
     return matrices
 
 

@@ -86,3 +86,80 @@ def layers_by_resolution(bundle: ModelBundle, count: int = 3) -> list[str]:
     for name in cam_layer_choices(bundle):
         last_at_size[bundle.layer(name).output.shape[1]] = name
     return [last_at_size[side] for side in sorted(last_at_size, reverse=True)][-count:]
+
+
+#: VGG16's conv layers, the depth scale of the course's layer positions (4th, 7th, 10th, last of 13).
+REFERENCE_CONV_LAYERS = 13
+
+
+def _is_activation(layer: keras.layers.Layer) -> bool:
+    return isinstance(layer, (keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU, keras.layers.ELU))
+
+
+def activated_output(bundle: ModelBundle, conv_layer: str) -> str:
+    """The layer whose output is a conv layer's activated output: what feature
+    visualization should maximize.
+
+    VGG16's conv layers apply their ReLU themselves, so the conv layer is the
+    answer. EfficientNet-Lite0's convolutions are linear (batch norm folded in)
+    and a separate ReLU6 layer (``stem_activation``, ``block3a_activation``)
+    follows; that layer is the answer. A conv layer that no non-linearity
+    follows (a linear 1x1 projection) is its own answer.
+
+    Args:
+        bundle: The model.
+        conv_layer: A conv layer's name.
+
+    Returns:
+        A layer name.
+    """
+    layer = bundle.layer(conv_layer)
+    if getattr(layer, "activation", None) not in (None, keras.activations.linear):
+        return conv_layer
+    output = layer.output
+    for candidate in bundle.model.layers:
+        if _is_activation(candidate) and candidate.input is output:
+            return candidate.name
+    return conv_layer
+
+
+def spatial_conv_layers(bundle: ModelBundle) -> list[str]:
+    """Conv layers whose kernels are larger than 1x1 (convolutions and depthwise
+    convolutions that look at a neighbourhood), input to output."""
+    return [name for name in bundle.conv_layers
+            if max(getattr(bundle.layer(name), "kernel_size", (1, 1))) > 1 and len(bundle.layer(name).output.shape) == 4]
+
+
+def depth_matched_layers(bundle: ModelBundle, positions: tuple[int, ...] | list[int],
+                         reference: int = REFERENCE_CONV_LAYERS) -> list[str]:
+    """Map the course's conv-layer positions (counted in VGG16's 13) to the same
+    relative depths of any model, among its spatial (larger than 1x1) conv layers.
+
+    Position ``p`` of ``reference`` becomes spatial layer ``round(p / reference * n)``
+    of the model's ``n`` (at least the first); ``-1`` is the last. For VGG16 the
+    mapping is the identity; for EfficientNet-Lite0 (17 spatial layers: the stem
+    and 16 depthwise convolutions) 4, 7, 10, -1 become ``block3a_dwconv``,
+    ``block4c_dwconv``, ``block6a_dwconv`` and ``block7a_dwconv``, rather than
+    the 1x1 expansions that counting all 49 conv layers would pick.
+
+    Args:
+        bundle: The model.
+        positions: 1-based positions in the reference, or ``-1`` for the last.
+        reference: Conv layers of the reference network.
+
+    Returns:
+        Conv layer names, one per position.
+    """
+    spatial = spatial_conv_layers(bundle)
+    if not spatial:
+        raise ValueError(f"{bundle.name} has no conv layer larger than 1x1")
+    chosen = []
+    for position in positions:
+        if position == -1:
+            chosen.append(spatial[-1])
+            continue
+        if not 1 <= position <= reference:
+            raise ValueError(f"positions run from 1 to {reference} (or -1 for the last), got {position}")
+        index = max(1, round(position / reference * len(spatial)))
+        chosen.append(spatial[index - 1])
+    return chosen

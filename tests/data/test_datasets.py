@@ -49,3 +49,17 @@ def test_tf_flowers_loader_on_mock_data():
     for split, count in SPLITS.items():
         assert splits.images[split].shape == (5 * count, 32, 32, 3) and splits.images[split].dtype == np.uint8
         assert np.bincount(splits.labels[split], minlength=5).tolist() == [count] * 5
+
+
+def test_photo_crops_are_colour_one_class_per_photograph_in_disjoint_bands():
+    from report_lib.data.datasets import photo_crops
+    from report_lib.data.samples import SAMPLES
+
+    splits = photo_crops({"train": 3, "validation": 2, "test": 2}, size=32, seed=0)
+    assert splits.class_names == list(SAMPLES)
+    assert splits.images["train"].shape == (3 * len(SAMPLES), 32, 32, 3)
+    assert np.abs(splits.images["train"].astype(int) - splits.images["train"].mean(axis=-1, keepdims=True)).max() > 20  # not grey
+    for label in range(len(SAMPLES)):
+        train_right = splits.boxes["train"][splits.labels["train"] == label][:, 3].max()
+        test_left = splits.boxes["test"][splits.labels["test"] == label][:, 1].min()
+        assert train_right <= test_left

@@ -37,3 +37,16 @@ def test_bad_channel_and_too_few_images(tiny_bundle, tiny_test_set):
         top_activating_patches(tiny_bundle, "last_conv", [0], images[:2])
     with pytest.raises(ValueError, match="no spatial output"):
         layer_activations(tiny_bundle, "predictions", images)
+
+
+def test_examples_never_repeat_a_source_photograph(tiny_bundle):
+    from report_lib.data.synthetic import synthetic_objects
+
+    images = synthetic_objects(24, seed=5).images
+    # Three crops of each of eight "photographs": crops of one photograph respond alike.
+    sources = np.repeat(np.arange(8), 3)
+    examples = top_activating_patches(tiny_bundle, "conv2", [0, 3, 5], images, top_k=4, sources=sources)
+    for row in examples.image_indices:
+        assert len(set(sources[row])) == 4
+    with pytest.raises(ValueError, match="at least top_k=9 images from different sources, got 8"):
+        top_activating_patches(tiny_bundle, "conv2", [0], images, top_k=9, sources=sources)

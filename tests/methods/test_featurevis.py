@@ -156,3 +156,35 @@ def test_runs_repeat_exactly_across_processes():
     digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
                for _ in range(2)}
     assert len(digests) == 1, digests
+
+
+@pytest.mark.parametrize("recipe", ["lucid", "tf-keras-vis"])
+def test_compiled_step_is_reused_and_reset_between_calls(tiny_bundle, recipe):
+    import dataclasses
+
+    bundle = dataclasses.replace(tiny_bundle)  # an empty cache
+    objectives = [channel("conv2", 1), channel("conv2", 4)]
+    first = visualize(bundle, objectives, recipe, steps=5, seed=0, progress=False)
+    other = visualize(bundle, objectives, recipe, steps=5, seed=1, progress=False)
+    again = visualize(bundle, objectives, recipe, steps=5, seed=0, progress=False)
+    engines = [key for key in bundle._cache if key[0] == "featurevis-engine"]
+    assert len(engines) == 1  # one traced step for the three calls
+    np.testing.assert_array_equal(first.images, again.images)
+    np.testing.assert_array_equal(first.history, again.history)
+    assert not np.array_equal(first.images, other.images)
+    fresh = visualize(dataclasses.replace(tiny_bundle), objectives, recipe, steps=5, seed=0, progress=False)
+    np.testing.assert_array_equal(first.images, fresh.images)
+
+
+def test_model_tuning_applies_to_named_recipes_only(tiny_bundle):
+    import dataclasses
+
+    from report_lib.methods.featurevis import RECIPES, recipe_for, without_transforms
+
+    lite_named = dataclasses.replace(tiny_bundle, name="efficientnet_lite0")
+    tuned = recipe_for(lite_named, "tf-keras-vis")
+    assert (tuned.learning_rate, tuned.tv_weight, tuned.penalize_input) == (4.0, 10.0, True)
+    assert recipe_for(tiny_bundle, "tf-keras-vis") == RECIPES["tf-keras-vis"]
+    assert recipe_for(lite_named, RECIPES["tf-keras-vis"]) == RECIPES["tf-keras-vis"]  # objects are used as given
+    plain = without_transforms("lucid")
+    assert (plain.jitter, plain.max_rotation, plain.scales) == (0, 0.0, (1.0,))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from report_lib.methods.objectives import channel, class_logit, weight_matrices
+from report_lib.methods.objectives import channel, class_logit, neuron, weight_matrices
 from report_lib.models.bundle import LOGITS
 
 
@@ -16,9 +16,19 @@ def test_objectives_compose_by_sum_and_weight():
 
 def test_weight_matrices_one_row_per_objective(tiny_bundle):
     matrices = weight_matrices(tiny_bundle, [channel("conv2", 0), channel("conv2", 0) * 2 + channel("conv1", 7), class_logit(1)])
-    assert matrices["conv2"].shape == (3, 16) and matrices["conv1"].shape == (3, 8)
-    assert matrices["conv2"][1, 0] == 2.0 and matrices["conv1"][1, 7] == 1.0
-    np.testing.assert_array_equal(matrices[LOGITS], [[0, 0], [0, 0], [0, 1]])
+    conv1, conv2 = ("conv1", "mean"), ("conv2", "mean")
+    assert matrices[conv2].shape == (3, 16) and matrices[conv1].shape == (3, 8)
+    assert matrices[conv2][1, 0] == 2.0 and matrices[conv1][1, 7] == 1.0
+    np.testing.assert_array_equal(matrices[(LOGITS, "mean")], [[0, 0], [0, 0], [0, 1]])
+
+
+def test_neuron_terms_get_their_own_matrix(tiny_bundle):
+    matrices = weight_matrices(tiny_bundle, [neuron("conv1", 2), channel("conv1", 2) - 0.5 * neuron("conv1", 3)])
+    assert set(matrices) == {("conv1", "centre"), ("conv1", "mean")}
+    np.testing.assert_array_equal(matrices[("conv1", "centre")][:, 2:4], [[1, 0], [0, -0.5]])
+    np.testing.assert_array_equal(matrices[("conv1", "mean")][:, 2], [0, 1])
+    with pytest.raises(ValueError, match="needs a conv layer"):
+        weight_matrices(tiny_bundle, [neuron("predictions", 0)])
 
 
 def test_bad_layer_lists_the_valid_ones(tiny_bundle):

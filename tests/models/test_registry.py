@@ -136,3 +136,19 @@ def test_attention_notebook_runs_on_an_own_model(saved_model, tiny_test_set, tmp
     # composites as well: they are sample photographs, whatever the classes).
     drawn = {p.stem for p in (tmp_path / "figures").glob("*") if p.suffix in (".png", ".jpg")}
     assert drawn == {"top5", "smoothgrad", "gradcam", "cam_family", "two_classes", "two_cats"}
+
+
+def test_course_positions_map_to_the_same_relative_depths():
+    from report_lib.models.layers import activated_output, depth_matched_layers, spatial_conv_layers
+    from report_lib.models.registry import load_model
+
+    vgg = load_model("vgg16_random")
+    assert depth_matched_layers(vgg, [4, 7, 10, -1]) == ["block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
+    assert activated_output(vgg, "block2_conv2") == "block2_conv2"  # VGG16's conv layers apply their ReLU
+    lite = load_model("efficientnet_lite0")
+    spatial = spatial_conv_layers(lite)
+    assert len(spatial) == 17 and spatial[0] == "stem_conv" and all("expand" not in name for name in spatial)
+    assert depth_matched_layers(lite, [4, 7, 10, -1]) == ["block3a_dwconv", "block4c_dwconv", "block6a_dwconv", "block7a_dwconv"]
+    assert [activated_output(lite, name) for name in ("stem_conv", "block3a_dwconv", "top_conv", "block3a_project_conv")] == [
+        "stem_activation", "block3a_activation", "top_activation", "block3a_project_conv"
+    ]
