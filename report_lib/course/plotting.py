@@ -559,6 +559,14 @@ def plot_curves(
     fig, axis = plt.subplots(figsize=size)
     for name, values in series.items():
         axis.plot(x, values, marker="o" if len(x) <= 20 else None, label=name)
+    return _finish_axes(fig, axis, xlabel, ylabel, title, ylim)
+
+
+def _finish_axes(
+    fig: matplotlib.figure.Figure, axis: plt.Axes, xlabel: str, ylabel: str, title: str | None,
+    ylim: tuple[float, float] | None,
+) -> matplotlib.figure.Figure:
+    # The one look of the line plots: labels, limits, a light grid and a small legend.
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     if ylim:
@@ -600,15 +608,7 @@ def plot_rates(
         errors = np.array([[interval.estimate - interval.low for _, interval in shown],
                            [interval.high - interval.estimate for _, interval in shown]])
         axis.errorbar(xs, estimates, yerr=errors, marker="o", capsize=3, label=name)
-    axis.set_xlabel(xlabel)
-    axis.set_ylabel(ylabel)
-    axis.set_ylim(-0.02, 1.02)
-    if title:
-        axis.set_title(title, fontsize=10)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_axes(fig, axis, xlabel, ylabel, title, (-0.02, 1.02))
 
 
 def tile(images: np.ndarray, columns: int, scale: int = 1, gap: int = 1) -> np.ndarray:
