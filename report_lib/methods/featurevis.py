@@ -333,6 +333,34 @@ def _capped_relu_input(bundle: ModelBundle, name: str) -> str | None:
     return None
 
 
+@tf.custom_gradient
+def redirected_relu(x: tf.Tensor):
+    """ReLU whose gradient does not vanish on a unit that is off everywhere.
+
+    Lucid's "redirected ReLU" (``relu_gradient_override``): for an image whose
+    ReLU gradient is zero over the whole tensor, as for a channel that is
+    negative everywhere on the near-grey image an optimization starts from,
+    the gradient passes through wherever it would raise ``x``, so that the
+    optimization can start; once the unit fires, it is the plain ReLU's.
+
+    Args:
+        x: ``(batch, ...)`` pre-activations.
+
+    Returns:
+        ``relu(x)``, with the redirected gradient.
+    """
+
+    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+        plain = tf.where(x > 0, upstream, tf.zeros_like(upstream))
+        # The gradient is of a loss (minimized): a positive one would lower x.
+        redirected = tf.where((x <= 0) & (upstream > 0), tf.zeros_like(upstream), upstream)
+        axes = list(range(1, len(x.shape)))
+        dead = tf.reduce_all(tf.equal(plain, 0.0), axis=axes, keepdims=True)
+        return tf.where(dead, redirected, plain)
+
+    return tf.nn.relu(x), gradient
+
+
 def _optimizer(recipe: Recipe) -> keras.optimizers.Optimizer:
     if recipe.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=recipe.learning_rate, rho=0.999)
@@ -345,9 +373,12 @@ class _Setup:
     """Feature model shared by :func:`visualize` and :func:`evaluate`.
 
     A capped ReLU (EfficientNet-Lite's ReLU6) is read without its cap: the
-    feature model outputs the layer before it and applies a plain ReLU, because
+    feature model outputs the layer before it and applies a ReLU itself, because
     a unit at the cap passes no gradient, and at the first layer a flat colour
-    already drives many filters to 6 everywhere.
+    already drives many filters to 6 everywhere. That ReLU is
+    :func:`redirected_relu`, so a channel that is off on the starting image
+    still gets a gradient (without it, about a third of the deeper channels
+    stayed flat grey under the Lucid recipe).
     """
 
     def __init__(self, bundle: ModelBundle, keys: Sequence[tuple[str, str]], size: int | None):
@@ -370,7 +401,7 @@ class _Setup:
         """Objective values of a batch, given one weight matrix per key."""
         outputs = self.model(self.preprocess(pixels), training=False)
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        by_layer = {name: tf.nn.relu(out) if uncap else out
+        by_layer = {name: redirected_relu(out) if uncap else out
                     for name, out, uncap in zip(self.layers, outputs, self.uncapped)}
         return _scores([by_layer[layer] for layer, _ in self.keys], weights, [readout for _, readout in self.keys])
 

@@ -188,3 +188,53 @@ def test_model_tuning_applies_to_named_recipes_only(tiny_bundle):
     assert recipe_for(lite_named, RECIPES["tf-keras-vis"]) == RECIPES["tf-keras-vis"]  # objects are used as given
     plain = without_transforms("lucid")
     assert (plain.jitter, plain.max_rotation, plain.scales) == (0, 0.0, (1.0,))
+
+
+def test_redirected_relu_passes_the_raising_gradient_only_where_the_unit_is_off_everywhere():
+    from report_lib.methods.featurevis import redirected_relu
+
+    x = tf.constant([[-2.0, -1.0, -0.5], [-1.0, 0.5, 2.0]])  # image 0: off everywhere; image 1: on at two units
+    upstream = tf.constant([[-1.0, 1.0, -1.0], [-1.0, -1.0, -1.0]])  # loss gradients: negative = raise x
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = redirected_relu(x)
+        loss = tf.reduce_sum(y * upstream)
+    np.testing.assert_array_equal(y.numpy(), tf.nn.relu(x).numpy())  # forward is the plain ReLU
+    gradient = tape.gradient(loss, x).numpy()
+    # Image 0: the plain gradient would be all zero; the units pushed upwards get it, the one pushed down does not.
+    np.testing.assert_array_equal(gradient[0], [-1.0, 0.0, -1.0])
+    # Image 1 fires somewhere: the plain ReLU gradient, zero where x <= 0.
+    np.testing.assert_array_equal(gradient[1], [0.0, -1.0, -1.0])
+
+
+def _dead_channel_bundle():
+    """conv -> ReLU6: channel 1 sums the red channel of a 3 x 3 patch minus 6,
+    so it is off on grey (9 x 0.5 - 6 < 0) and on for strong red."""
+    import keras
+
+    from report_lib.models.bundle import bundle_from_model
+    from report_lib.models.training import scale_pixels
+
+    inputs = keras.Input((16, 16, 3))
+    conv = keras.layers.Conv2D(2, 3, name="conv")
+    x = keras.layers.ReLU(max_value=6.0, name="act")(conv(inputs))
+    outputs = keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    kernel = np.zeros((3, 3, 3, 2), np.float32)
+    kernel[:, :, 0, 1] = 1.0
+    kernel[:, :, 1, 0] = 1.0
+    conv.set_weights([kernel, np.array([0.0, -6.0], np.float32)])
+    return bundle_from_model(model, scale_pixels, name="dead-channel", class_names=["a", "b"])
+
+
+def test_a_channel_off_on_the_starting_image_is_still_optimized(monkeypatch):
+    import report_lib.methods.featurevis as featurevis
+
+    result = visualize(_dead_channel_bundle(), [channel("act", 1)], "lucid", steps=40, size=16, seed=0)
+    assert result.scores[0] > 0.0
+    red, others = result.images[0][..., 0].astype(float), result.images[0][..., 1:].astype(float)
+    assert red.mean() > others.mean() + 5  # it moved towards red, the only way to turn the channel on
+    # With the plain ReLU the same optimization never starts: the objective stays exactly 0.
+    monkeypatch.setattr(featurevis, "redirected_relu", tf.nn.relu)
+    plain = visualize(_dead_channel_bundle(), [channel("act", 1)], "lucid", steps=40, size=16, seed=0)
+    assert plain.scores[0] == 0.0
