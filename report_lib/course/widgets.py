@@ -283,6 +283,9 @@ class Explorer:
 
     def _on_upload(self, value) -> None:
         files = uploaded_files(value)
+        # Forget the upload once read: otherwise the same file uploaded again
+        # (say after a sample) leaves the value unchanged, and nothing happens.
+        self._quietly(self._clear_upload)
         if files:
             name, content = files[-1]
             self.set_image(content, name=name)
@@ -296,6 +299,12 @@ class Explorer:
             self._say(str(error), error=True)
             return
         self.set_class(class_id)
+
+    def _clear_upload(self) -> None:
+        if isinstance(self.upload.value, dict):  # ipywidgets 7: a read-only value, rebuilt at each upload
+            self.upload.set_trait("value", {})
+        else:  # ipywidgets 8
+            self.upload.value = ()
 
     def _quietly(self, action: Callable[[], None]) -> None:
         # Run an update of the explorer's own widgets without their observers reacting.

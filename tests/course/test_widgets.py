@@ -140,6 +140,20 @@ def test_explorer_widgets_update_map_and_top5(named_bundle, tiny_test_set):
     assert state.layer == other.cam_layer and state.class_id == state.top5[0].index
 
 
+def test_the_same_file_uploaded_again_is_shown_again(named_bundle, tiny_test_set):
+    """Found in JupyterLab: a file uploaded a second time (after a sample, say)
+    gave the FileUpload the value it already had, so nothing happened."""
+    pytest.importorskip("ipywidgets")
+    images, labels, _ = tiny_test_set
+    explorer = Explorer(named_bundle, ["chelsea", "coffee"], SETTINGS)
+    for _ in range(2):
+        _upload(explorer.upload, "square.png", _png(images[1]))  # the same name, content and date each time
+        assert explorer.state.image_name == "square.png" and explorer.state.class_id == int(labels[1])
+        assert uploaded_files(explorer.upload.value) == []  # forgotten once read
+        explorer.image_picker.value = "chelsea"
+        assert explorer.state.image_name == "chelsea"
+
+
 def test_open_explorer_only_where_someone_can_click(named_bundle, capsys):
     assert open_explorer(named_bundle, ["chelsea"], SETTINGS, interactive=None) is None
     assert "widgets are not shown" in capsys.readouterr().out

@@ -52,7 +52,8 @@ PHONE_FRAME = """<!DOCTYPE html><html><body><iframe id="phone" src="{page}" widt
 document.getElementById("phone").addEventListener("load", e => report(measure(e.target.contentWindow)));
 </script></body></html>"""
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: run `make browser`")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: run `make browser`")]
 
 
 @pytest.fixture(scope="module")
