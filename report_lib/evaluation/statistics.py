@@ -239,5 +239,7 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> In
     z2n = z * z / trials
     centre = (p + z2n / 2.0) / (1.0 + z2n)
     half = z / (1.0 + z2n) * np.sqrt(p * (1.0 - p) / trials + z2n / (4.0 * trials))
-    # Clipped: at 0 or n successes rounding can leave the end a hair outside [0, 1].
-    return Interval(p, float(max(0.0, centre - half)), float(min(1.0, centre + half)), trials, confidence)
+    # Clipped: at 0 or n successes rounding can leave an end a hair outside [0, 1]
+    # or on the wrong side of the estimate (a negative error bar for matplotlib).
+    low, high = min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
+    return Interval(p, float(low), float(high), trials, confidence)

@@ -169,3 +169,12 @@ def test_wilson_interval_narrows_with_confidence_and_checks_input():
     for k, n in [(-1, 10), (11, 10), (0, 0)]:
         with pytest.raises(ValueError, match="successes"):
             wilson_interval(k, n)
+
+
+@pytest.mark.parametrize("trials", [1, 3, 7, 8, 24, 64, 100, 1000])
+def test_wilson_interval_always_contains_its_estimate(trials):
+    # At 0 and at n successes rounding once left the low end a hair above 0
+    # (a negative error bar, which matplotlib refuses).
+    for successes in range(trials + 1):
+        interval = wilson_interval(successes, trials)
+        assert 0.0 <= interval.low <= interval.estimate <= interval.high <= 1.0
