@@ -1,3 +1,6 @@
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -35,9 +38,32 @@ def test_balanced_seeded_and_grey(textures):
     assert (image[..., 0] == image[..., 1]).all()
 
 
-def test_flowers_fall_back_offline():
-    # tensorflow-datasets is not a dependency: the loader says so and returns None.
+def test_flowers_fall_back_without_tensorflow_datasets(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails as if not installed
     assert load_tf_flowers(32, SPLITS, timeout=1) is None
+    assert "not installed" in capsys.readouterr().out
+
+
+def test_flowers_fall_back_when_the_download_stalls(monkeypatch, capsys):
+    # A stalled download is abandoned after the timeout. (No real download here:
+    # an abandoned thread still trying the network once ran on into the mock
+    # test below and broke it.)
+    tfds = pytest.importorskip("tensorflow_datasets")
+    release = threading.Event()
+
+    def stalled(*args, **kwargs):
+        release.wait(30)
+        raise RuntimeError("stalled")
+
+    monkeypatch.setattr(tfds, "load", stalled)
+    before = set(threading.enumerate())
+    try:
+        assert load_tf_flowers(32, SPLITS, timeout=0.2) is None
+        assert "no answer within 0.2 s" in capsys.readouterr().out
+    finally:
+        release.set()
+        for thread in set(threading.enumerate()) - before:
+            thread.join(10)
 
 
 def test_tf_flowers_loader_on_mock_data():
