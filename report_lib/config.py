@@ -97,7 +97,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "full": Profile(
         "full", smoothgrad_samples=50, scorecam_max_channels=128, lucid_steps=512, tf_keras_vis_steps=200,
-        images_per_class=3, filters_per_layer=16, first_layer_filters=64, animation_frames=30, example_crops=96,
+        images_per_class=3, filters_per_layer=8, first_layer_filters=64, animation_frames=30, example_crops=96,
         occlusion_stride=8, patch_steps=600, patch_crops=24, patch_placements=8, sanity_groups=None,
         crops_per_class=(48, 16, 16), transfer_epochs=10, scratch_epochs=30, finetune_epochs=5,
         evolution_epochs=(0, 1, 2, 4, 8, 15, 25), evaluation_photos=6, evaluation_composites=8, evaluation_steps=16,
