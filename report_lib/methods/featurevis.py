@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from report_lib.methods.objectives import Objective, weight_matrices
 from report_lib.models.bundle import LOGITS, ModelBundle
+from report_lib.models.layers import capped_relu_input
 
 # Lucid's colour decorrelation: square root of the ImageNet colour covariance.
 _COLOR_CORRELATION_SVD_SQRT = np.array(
@@ -318,21 +319,6 @@ def _scores(activations: Sequence[tf.Tensor], weights: Sequence[tf.Tensor], read
     return total
 
 
-def _capped_relu_input(bundle: ModelBundle, name: str) -> str | None:
-    """The layer feeding ``name`` when ``name`` is a capped ReLU (ReLU6), else ``None``."""
-    if name == LOGITS:
-        return None
-    layer = bundle.layer(name)
-    capped = isinstance(layer, keras.layers.ReLU) and layer.max_value is not None
-    capped |= isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "relu6"
-    if not capped:
-        return None
-    for candidate in bundle.model.layers:
-        if candidate is not layer and candidate.output is layer.input:
-            return candidate.name
-    return None
-
-
 @tf.custom_gradient
 def redirected_relu(x: tf.Tensor):
     """ReLU whose gradient does not vanish on a unit that is off everywhere.
@@ -390,7 +376,7 @@ class _Setup:
             raise ValueError(f"dense layers and logits need the model's input size {bundle.input_size}, got size={size}")
         if self.size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")
-        sources = {name: _capped_relu_input(bundle, name) for name in self.layers}
+        sources = {name: None if name == LOGITS else capped_relu_input(bundle, name) for name in self.layers}
         self.uncapped = [sources[name] is not None for name in self.layers]
         outputs = [sources[name] or name for name in self.layers]
         # Conv objectives run on any canvas size, through the bundle's own layers.

@@ -123,6 +123,31 @@ def activated_output(bundle: ModelBundle, conv_layer: str) -> str:
     return conv_layer
 
 
+def capped_relu_input(bundle: ModelBundle, name: str) -> str | None:
+    """The layer feeding ``name`` when ``name`` is a capped ReLU (EfficientNet-Lite's
+    ReLU6), so that it can be read without its cap; ``None`` otherwise.
+
+    The backward counterpart of :func:`activated_output`: both find a layer by
+    the tensor it shares with its neighbour.
+
+    Args:
+        bundle: The model.
+        name: A layer name.
+
+    Returns:
+        A layer name, or ``None``.
+    """
+    layer = bundle.layer(name)
+    capped = isinstance(layer, keras.layers.ReLU) and layer.max_value is not None
+    capped |= isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "relu6"
+    if not capped:
+        return None
+    for candidate in bundle.model.layers:
+        if candidate is not layer and candidate.output is layer.input:
+            return candidate.name
+    return None
+
+
 def spatial_conv_layers(bundle: ModelBundle) -> list[str]:
     """Conv layers whose kernels are larger than 1x1 (convolutions and depthwise
     convolutions that look at a neighbourhood), input to output."""

@@ -152,3 +152,15 @@ def test_course_positions_map_to_the_same_relative_depths():
     assert [activated_output(lite, name) for name in ("stem_conv", "block3a_dwconv", "top_conv", "block3a_project_conv")] == [
         "stem_activation", "block3a_activation", "top_activation", "block3a_project_conv"
     ]
+
+
+def test_capped_relu_input_finds_the_layer_under_a_relu6_only():
+    from report_lib.models.layers import capped_relu_input
+    from report_lib.models.registry import load_model
+
+    lite = load_model("efficientnet_lite0")
+    assert capped_relu_input(lite, "stem_activation") == "stem_conv"
+    assert capped_relu_input(lite, "block3a_activation") == "block3a_dwconv"
+    assert capped_relu_input(lite, "stem_conv") is None  # not an activation
+    vgg = load_model("vgg16_random")
+    assert capped_relu_input(vgg, "block2_conv2") is None  # VGG16's ReLU is inside the conv, uncapped
