@@ -17,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: env browser report test unit-tests notebook-tests notebook-tests-colab-path test-colab notebooks links bench clean
+.PHONY: env browser report test unit-tests notebook-checks notebook-tests notebook-tests-colab-path test-colab notebooks links bench clean
 
 env: $(STAMP)
 
@@ -32,7 +32,13 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(BIN)/python -m report_lib.publish.build --profile $(PROFILE) --model $(MODEL)
 
-test: unit-tests notebook-tests notebook-tests-colab-path
+# Tests run on every core (pytest-xdist), one TensorFlow thread per worker
+# so the workers do not fight over the cores.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+PARALLEL := -n $(TEST_WORKERS)
+ONE_THREAD := TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1
+
+test: unit-tests notebook-checks
 
 # Debian's Chromium for the browser test of the report (root installs it; otherwise that test is skipped).
 browser:
@@ -44,7 +50,14 @@ browser:
 		fi; }
 
 unit-tests: $(STAMP) browser
-	$(BIN)/python -m pytest tests
+	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) tests
+
+# The notebook checks below in one run, so both workers stay busy to the end:
+# each notebook's nbval cells stay together on one worker (conftest.py).
+notebook-checks: $(STAMP)
+	$(ONE_THREAD) REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
+		$(BIN)/python -m pytest $(PARALLEL) --dist loadgroup --nbval-lax --nbval-current-env -p no:cacheprovider \
+		-m 'colab_path or not colab_path' notebooks tests/notebooks
 
 # Notebooks under nbval in the quick profile, with the embedded model so the
 # checked outputs do not depend on whether VGG16 is available.

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from report_lib.evaluation.protocol import HIGHER_IS_BETTER
+from report_lib.evaluation.protocol import HIGHER_IS_BETTER, METRIC_UNITS
 from report_lib.evaluation.statistics import bootstrap_interval
 from report_lib.evaluation.summary import Summary
 
@@ -32,7 +32,8 @@ def plot_boxes(images: np.ndarray, boxes: Sequence[Sequence[float]], titles: Seq
     """
     columns = max(1, min(columns, len(images)))
     rows = int(np.ceil(len(images) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.45 * rows), squeeze=False)
+    # Constrained layout keeps two-line titles clear of the row above.
+    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.7 * rows), squeeze=False, layout="constrained")
     for axis in axes.flat:
         axis.axis("off")
     for axis, image, (xmin, ymin, xmax, ymax), title in zip(axes.flat, images, boxes, titles):
@@ -40,7 +41,6 @@ def plot_boxes(images: np.ndarray, boxes: Sequence[Sequence[float]], titles: Seq
         axis.add_patch(plt.Rectangle((xmin - 0.5, ymin - 0.5), xmax - xmin, ymax - ymin, fill=False,
                                      edgecolor="yellow", linewidth=1.5))
         axis.set_title(title, fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -70,7 +70,7 @@ def plot_intervals(summary: Summary, metrics: Sequence[str], titles: Mapping[str
     metrics = [m for m in metrics if m in summary.metrics]
     columns = min(4, len(metrics))
     rows = int(np.ceil(len(metrics) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 0.32 * len(summary.methods) * rows + 1.3 * rows),
+    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 0.32 * len(summary.methods) * rows + 1.6 * rows),
                              squeeze=False, sharey=True)
     positions = np.arange(len(summary.methods))[::-1]
     for axis, metric in zip(axes.flat, metrics):
@@ -84,6 +84,7 @@ def plot_intervals(summary: Summary, metrics: Sequence[str], titles: Mapping[str
         arrow = "higher is better" if HIGHER_IS_BETTER[metric] else "lower is better"
         axis.set_title(f"{(labels or {}).get(metric, metric.replace('_', ' '))}\n({arrow}, n={'/'.join(map(str, ns))})",
                        fontsize=9)
+        axis.set_xlabel(METRIC_UNITS[metric], fontsize=8)
         axis.grid(axis="x", alpha=0.3)
         axis.set_yticks(positions, [titles.get(m, m) for m in summary.methods], fontsize=8)
     for axis in list(axes.flat)[len(metrics):]:

@@ -484,6 +484,28 @@ def animation_gif(frames: Sequence[np.ndarray], frame_ms: int = 80, last_frame_m
     return buffer.getvalue()
 
 
+def caption_frame(frame: np.ndarray, text: str, height: int = 28) -> np.ndarray:
+    """A frame with a white band above it carrying ``text`` (e.g. the epoch of an animation frame).
+
+    Args:
+        frame: ``(H, W, 3)`` uint8.
+        text: One line, drawn in black.
+        height: Height of the band in pixels; the font is sized to it.
+
+    Returns:
+        ``(H + height, W, 3)`` uint8.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    band = Image.new("RGB", (frame.shape[1], height), "white")
+    try:  # a scalable font where Pillow has FreeType, else its small bitmap font
+        font = ImageFont.load_default(size=int(height * 0.7))
+    except TypeError:
+        font = ImageFont.load_default()
+    ImageDraw.Draw(band).text((4, height // 2), text, fill="black", font=font, anchor="lm")
+    return np.concatenate([np.asarray(band), np.asarray(frame, np.uint8)], axis=0)
+
+
 def side_by_side(images: np.ndarray, gap: int = 4) -> np.ndarray:
     """Concatenate ``(n, H, W, 3)`` images horizontally with white gaps, as one frame."""
     white = np.full((images.shape[1], gap, 3), 255, np.uint8)
@@ -541,6 +563,7 @@ def plot_recipe_comparison(
 def plot_curves(
     x: Sequence[float], series: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
     title: str | None = None, ylim: tuple[float, float] | None = None, size: tuple[float, float] = (5.5, 3.2),
+    log_y: bool = False,
 ) -> matplotlib.figure.Figure:
     """Line plot of several named series over a shared x axis.
 
@@ -552,6 +575,7 @@ def plot_curves(
         title: Figure title.
         ylim: Y axis limits.
         size: Figure size, inches.
+        log_y: A logarithmic y axis, for series that span several orders of magnitude.
 
     Returns:
         The figure.
@@ -559,6 +583,8 @@ def plot_curves(
     fig, axis = plt.subplots(figsize=size)
     for name, values in series.items():
         axis.plot(x, values, marker="o" if len(x) <= 20 else None, label=name)
+    if log_y:
+        axis.set_yscale("log")
     return _finish_axes(fig, axis, xlabel, ylabel, title, ylim)
 
 

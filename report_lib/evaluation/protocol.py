@@ -26,6 +26,16 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "pointing_game": True,
 }
 METRICS = tuple(HIGHER_IS_BETTER)
+#: The unit of each metric's value (per image and as a mean over images), for axes and tables.
+METRIC_UNITS: dict[str, str] = {
+    "deletion": "area under the curve (probability, 0-1)",
+    "insertion": "area under the curve (probability, 0-1)",
+    "road_morf": "mean target probability (0-1)",
+    "road_lerf": "mean target probability (0-1)",
+    "average_drop": "drop in target probability (%)",
+    "increase_in_confidence": "images with higher probability (%)",
+    "pointing_game": "share of images hit (0-1)",
+}
 #: Names that stand for several metrics.
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
     "road": ("road_morf", "road_lerf"),

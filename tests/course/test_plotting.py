@@ -12,6 +12,8 @@ from report_lib.course.plotting import (
     encode_figure,
     method_panel,
     overlay,
+    caption_frame,
+    plot_curves,
     plot_explanation,
     plot_maps,
     plot_top5,
@@ -158,3 +160,21 @@ def test_plot_maps_with_boxes_outlines_every_picture():
     fig = plot_maps_with_boxes(images, [method_panel("gradcam", np.random.default_rng(0).random((2, 16, 16)))],
                                ["a", "b"], [[(0, 0, 8, 8)], [(2, 2, 6, 6), (8, 8, 16, 16)]])
     assert [len(axis.patches) for axis in fig.axes[:4]] == [1, 1, 2, 2]
+
+
+def test_plot_curves_log_axis_and_limits():
+    x = [1, 2, 3]
+    fig = plot_curves(x, {"conv1": [1.2, 0.1, 0.01]}, "epoch", "change", log_y=True)
+    assert fig.axes[0].get_yscale() == "log"
+    fig = plot_curves(x, {"deletion": [0.2, 0.1, 0.0]}, "%", "p", ylim=(0, None))
+    low, high = fig.axes[0].get_ylim()
+    assert low == 0 and 0.2 <= high < 0.5  # the upper limit follows the data, not a fixed 1
+
+
+def test_caption_frame_adds_a_band_with_dark_text_above_the_frame():
+    frame = np.full((40, 120, 3), 128, np.uint8)
+    captioned = caption_frame(frame, "epoch 12")
+    assert captioned.shape == (68, 120, 3)
+    assert np.array_equal(captioned[28:], frame)  # the frame itself is untouched
+    band = captioned[:28]
+    assert (band < 100).any() and (band == 255).mean() > 0.5  # dark text on white
