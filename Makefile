@@ -52,12 +52,13 @@ browser:
 unit-tests: $(STAMP) browser
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) tests
 
-# The notebook checks below in one run, so both workers stay busy to the end:
-# each notebook's nbval cells stay together on one worker (conftest.py).
+# The two notebook checks below in one run, so both workers stay busy to the
+# end: each notebook's nbval cells stay together on one worker (conftest.py),
+# and the whole-notebook VGG16 runs, the longest items, are handed out first.
 notebook-checks: $(STAMP)
 	$(ONE_THREAD) REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
-		$(BIN)/python -m pytest $(PARALLEL) --dist loadgroup --nbval-lax --nbval-current-env -p no:cacheprovider \
-		-m 'colab_path or not colab_path' notebooks tests/notebooks
+		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder --nbval-lax --nbval-current-env \
+		-p no:cacheprovider -m 'colab_path or not colab_path' tests/notebooks notebooks
 
 # Notebooks under nbval in the quick profile, with the embedded model so the
 # checked outputs do not depend on whether VGG16 is available.

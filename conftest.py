@@ -1,17 +1,26 @@
 """Pytest hooks shared by the unit tests and the notebook checks.
 
-The notebook checks run in parallel (``make test``: pytest-xdist,
-``--dist loadgroup``). nbval makes one test item per cell, and the cells of a
-notebook share one kernel, so they must stay together, in order, on one
-worker: each notebook's cells become one xdist group. Whole-notebook tests
-(the VGG16 runs) have no group and are spread over the workers one by one.
+``make test`` runs the notebook checks on every core with pytest-xdist and
+``--dist loadscope``, with the scopes set here: nbval makes one test item per
+cell, and a notebook's cells share one kernel, so they stay together, in
+order, on one worker; every other test (e.g. a whole notebook run with VGG16)
+is a scope of its own, so the workers share those one by one. (xdist's own
+``xdist_group`` marks do not take effect with pytest 9, which no longer reads
+the node ids xdist rewrites.)
 """
 
 import pytest
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if type(item).__module__.startswith("nbval"):
-            item.add_marker(pytest.mark.xdist_group(f"notebook-{item.path.stem}"))
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist; without it, never called
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.endswith(".ipynb") else nodeid
+
+    return NotebookScopes(config, log)
