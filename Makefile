@@ -58,7 +58,7 @@ unit-tests: $(STAMP) browser
 notebook-checks: $(STAMP)
 	$(ONE_THREAD) REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
 		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder --nbval-lax --nbval-current-env \
-		-p no:cacheprovider -m 'colab_path or not colab_path' tests/notebooks notebooks
+		-p no:cacheprovider --durations=12 -m 'colab_path or not colab_path' tests/notebooks notebooks
 
 # Notebooks under nbval in the quick profile, with the embedded model so the
 # checked outputs do not depend on whether VGG16 is available.
