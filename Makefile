@@ -37,6 +37,10 @@ report: $(STAMP)
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 PARALLEL := -n $(TEST_WORKERS)
 ONE_THREAD := TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1
+# Notebooks under nbval: the quick profile, with the embedded model so the
+# checked outputs do not depend on whether VGG16 is available.
+NBVAL_ENV := REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0
+NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
 
 test: unit-tests notebook-checks
 
@@ -56,17 +60,15 @@ unit-tests: $(STAMP) browser
 # end: each notebook's nbval cells stay together on one worker (conftest.py),
 # and the whole-notebook VGG16 runs, the longest items, are handed out first.
 notebook-checks: $(STAMP)
-	$(ONE_THREAD) REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
-		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder --nbval-lax --nbval-current-env \
-		-p no:cacheprovider --durations=12 -m 'colab_path or not colab_path' tests/notebooks notebooks
+	$(ONE_THREAD) $(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
+		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder $(NBVAL) \
+		--durations=12 -m 'colab_path or not colab_path' tests/notebooks notebooks
 
-# Notebooks under nbval in the quick profile, with the embedded model so the
-# checked outputs do not depend on whether VGG16 is available.
+# Either half of notebook-checks alone, on one process. The notebooks under nbval:
 notebook-tests: $(STAMP)
-	REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
-		$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval $(BIN)/python -m pytest $(NBVAL) notebooks
 
-# The Colab path without its downloads: every notebook with VGG16's architecture
+# And the Colab path without its downloads: every notebook with VGG16's architecture
 # (random weights) and section 07 on tf_flowers' mock data (tests/notebooks).
 notebook-tests-colab-path: $(STAMP)
 	$(BIN)/python -m pytest -m colab_path -p no:cacheprovider tests/notebooks
@@ -92,8 +94,7 @@ test-colab: $(COLAB_STAMP)
 	$(COLAB_BIN)/python -c 'import sys, tensorflow, keras, numpy, ipywidgets, ipykernel; \
 		print("Colab versions: Python", sys.version.split()[0], "TensorFlow", tensorflow.__version__, "Keras", keras.__version__, \
 		      "NumPy", numpy.__version__, "ipywidgets", ipywidgets.__version__, "ipykernel", ipykernel.__version__)'
-	REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0 REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval-colab \
-		$(COLAB_BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval-colab $(COLAB_BIN)/python -m pytest $(NBVAL) notebooks
 
 # Refresh the outputs committed with the notebooks: a full run, embedded model.
 notebooks: $(STAMP)

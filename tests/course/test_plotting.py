@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt
 
 from report_lib.course.plotting import (
     Panel,
+    caption_frame,
     encode_figure,
     method_panel,
     overlay,
-    caption_frame,
     plot_curves,
     plot_explanation,
     plot_maps,
