@@ -42,7 +42,13 @@ ONE_THREAD := TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1
 NBVAL_ENV := REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0
 NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
 
-test: unit-tests notebook-checks
+# Everything in one parallel run, so both workers stay busy to the end (the
+# two halves alone: make unit-tests, make notebook-checks). Long items go
+# first (conftest.py): the VGG16 notebook runs, then the nbval notebooks.
+test: $(STAMP) browser
+	$(ONE_THREAD) $(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
+		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder $(NBVAL) \
+		--durations=15 -m 'colab_path or not colab_path' tests notebooks
 
 # Debian's Chromium for the browser test of the report (root installs it; otherwise that test is skipped).
 browser:
@@ -56,9 +62,9 @@ browser:
 unit-tests: $(STAMP) browser
 	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) tests
 
-# The two notebook checks below in one run, so both workers stay busy to the
-# end: each notebook's nbval cells stay together on one worker (conftest.py),
-# and the whole-notebook VGG16 runs, the longest items, are handed out first.
+# The two notebook checks below in one run: each notebook's nbval cells stay
+# together on one worker (conftest.py), and the whole-notebook VGG16 runs, the
+# longest items, are handed out first.
 notebook-checks: $(STAMP)
 	$(ONE_THREAD) $(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
 		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder $(NBVAL) \

@@ -24,3 +24,17 @@ def pytest_xdist_make_scheduler(config, log):
             return path if path.endswith(".ipynb") else nodeid
 
     return NotebookScopes(config, log)
+
+
+def _length_class(item: pytest.Item) -> int:
+    """0: a whole notebook run (minutes); 1: a notebook's nbval cell; 2: a unit test (seconds)."""
+    if item.get_closest_marker("colab_path"):
+        return 0
+    return 1 if item.nodeid.split("::", 1)[0].endswith(".ipynb") else 2
+
+
+def pytest_collection_modifyitems(config, items):
+    # Longest first, so that in ``make test``'s one parallel run the short unit
+    # tests fill the gaps at the end instead of a notebook run starting last.
+    # The sort is stable: a notebook's cells and a module's tests keep their order.
+    items.sort(key=_length_class)

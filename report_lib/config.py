@@ -25,7 +25,8 @@ class Profile:
     """How much work each section does.
 
     Attributes:
-        name: ``full`` (report quality) or ``quick`` (tests).
+        name: ``full`` (report quality), ``quick`` (tests) or ``smoke`` (the least
+            work that still runs every code path: the VGG16 runs of ``make test``).
         smoothgrad_samples: Noisy copies averaged by SmoothGrad.
         scorecam_max_channels: Faster-Score-CAM limit on activation maps.
         lucid_steps: Optimization steps of the Lucid feature-visualization recipe.
@@ -113,6 +114,17 @@ PROFILES: dict[str, Profile] = {
         evaluation_occlusion_stride=48,
         patch_snapshot_every=1, patch_pointing_placements=1,
     ),
+    # VGG16 costs about 25 times EfficientNet-Lite0's forward pass on a CPU
+    # (0.6 s an image on one core): ``make test`` runs every section with it in
+    # this profile, which exercises each branch once, on one or two of everything.
+    "smoke": Profile(
+        "smoke", smoothgrad_samples=2, scorecam_max_channels=2, lucid_steps=2, tf_keras_vis_steps=2,
+        images_per_class=1, filters_per_layer=2, first_layer_filters=4, animation_frames=2, example_crops=2,
+        occlusion_stride=112, patch_steps=1, patch_crops=1, patch_placements=1, sanity_groups=1,
+        crops_per_class=(2, 1, 1), transfer_epochs=1, scratch_epochs=1, finetune_epochs=1, evolution_epochs=(0, 1),
+        evaluation_photos=1, evaluation_composites=1, evaluation_steps=2, road_fractions=(0.5,), sanity_images=2,
+        evaluation_occlusion_stride=112, patch_snapshot_every=1, patch_pointing_placements=1,
+    ),
 }
 DEFAULT_PROFILE = "full"
 
@@ -121,7 +133,7 @@ def get_profile(name: str | None = None) -> Profile:
     """Resolve a profile from its name, else ``$REPORT_PROFILE``, else ``full``.
 
     Args:
-        name: ``"full"``, ``"quick"`` or ``None``.
+        name: ``"full"``, ``"quick"``, ``"smoke"`` or ``None``.
 
     Returns:
         The profile.

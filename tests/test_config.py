@@ -11,6 +11,17 @@ def test_quick_profile_does_less_of_everything():
     assert full.steps("lucid") == 512 and full.steps("tf-keras-vis") == 200
 
 
+def test_smoke_profile_does_no_more_than_quick():
+    quick, smoke = PROFILES["quick"], PROFILES["smoke"]
+    for field in ("smoothgrad_samples", "scorecam_max_channels", "lucid_steps", "images_per_class",
+                  "filters_per_layer", "example_crops", "patch_steps", "evaluation_photos", "evaluation_composites",
+                  "evaluation_steps", "sanity_images", "transfer_epochs"):
+        assert getattr(smoke, field) <= getattr(quick, field), field
+    # Coarser occlusion grids are cheaper; at least two photographs in total, so 09 has a spread to show.
+    assert smoke.occlusion_stride >= quick.occlusion_stride
+    assert smoke.evaluation_photos + smoke.evaluation_composites >= 2
+
+
 def test_profile_from_argument_env_and_default(monkeypatch):
     monkeypatch.delenv("REPORT_PROFILE", raising=False)
     assert get_profile().name == "full"
@@ -20,7 +31,7 @@ def test_profile_from_argument_env_and_default(monkeypatch):
 
 
 def test_unknown_profile(monkeypatch):
-    with pytest.raises(ValueError, match="choose one of \\['full', 'quick'\\]"):
+    with pytest.raises(ValueError, match="choose one of \\['full', 'quick', 'smoke'\\]"):
         get_profile("fast")
 
 

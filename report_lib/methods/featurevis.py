@@ -540,6 +540,60 @@ def visualize_recipes(
     }
 
 
+#: An objective at or below this at the end of a run never turned its unit on:
+#: the image is still the recipe's start (a flat tile for Lucid's near-grey one).
+OFF_SCORE = 1e-6
+
+
+def visualize_first_that_fires(
+    bundle: ModelBundle,
+    objectives: Sequence[Objective],
+    recipes: Sequence[str | Recipe],
+    steps: dict[str, int],
+    *,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[str]]:
+    """Each objective drawn by the first recipe that turns it on (score above ``OFF_SCORE``).
+
+    Lucid's recipe starts from a near-grey image, on which a deep channel can
+    stay off for the whole run; tf-keras-vis' starts from noise and often
+    does not. Trying the recipes in order keeps one recipe for most tiles and
+    says which drew each.
+
+    Args:
+        bundle: The model.
+        objectives: One image each.
+        recipes: Recipes to try, in order (names or :class:`Recipe` objects).
+        steps: Recipe name -> steps.
+        seed: Seed of every run.
+
+    Returns:
+        ``(n, size, size, 3)`` uint8 images and, per image, the name of the
+        recipe that drew it (the last one tried when none turned it on).
+    """
+    if not recipes:
+        raise ValueError("give at least one recipe")
+    images: np.ndarray | None = None
+    drawn_by = [""] * len(objectives)
+    pending = list(range(len(objectives)))
+    for attempt, recipe in enumerate(recipes):
+        name = get_recipe(recipe).name
+        result = visualize(bundle, [objectives[i] for i in pending], recipe, steps=steps[name], seed=seed)
+        if images is None:
+            images = np.zeros((len(objectives), *result.images.shape[1:]), np.uint8)
+        last = attempt == len(recipes) - 1
+        still_off = []
+        for index, image, score in zip(pending, result.images, result.scores):
+            if score > OFF_SCORE or last:
+                images[index], drawn_by[index] = image, name
+            else:
+                still_off.append(index)
+        pending = still_off
+        if not pending:
+            break
+    return images, drawn_by
+
+
 def strip_steps(total: int, count: int = 5) -> list[int]:
     """Evenly spaced steps from 1 to ``total`` (1, 50, 100, 150, 200 for 200 steps)."""
     spaced = np.linspace(0, total, count).round().astype(int)

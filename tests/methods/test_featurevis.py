@@ -238,3 +238,27 @@ def test_a_channel_off_on_the_starting_image_is_still_optimized(monkeypatch):
     monkeypatch.setattr(featurevis, "redirected_relu", tf.nn.relu)
     plain = visualize(_dead_channel_bundle(), [channel("act", 1)], "lucid", steps=40, size=16, seed=0)
     assert plain.scores[0] == 0.0
+
+
+def test_each_objective_is_drawn_by_the_first_recipe_that_turns_it_on(tiny_bundle):
+    from dataclasses import replace
+
+    from report_lib.methods.featurevis import OFF_SCORE, get_recipe, visualize_first_that_fires
+
+    # Lucid's recipe with a zero step size never leaves its near-grey start,
+    # on which three of conv2's eight channels are off.
+    frozen = replace(get_recipe("lucid"), name="lucid, frozen", learning_rate=0.0)
+    objectives = [channel("conv2", c) for c in range(8)]
+    steps = {"lucid, frozen": 3, "tf-keras-vis": 20}
+    first = visualize(tiny_bundle, objectives, frozen, steps=3, seed=0, progress=False)
+    on = first.scores > OFF_SCORE
+    assert 0 < on.sum() < len(objectives)  # both branches are exercised
+    images, drawn_by = visualize_first_that_fires(tiny_bundle, objectives, [frozen, "tf-keras-vis"], steps, seed=0)
+    # Kept where the first recipe turned the channel on; the last recipe's image otherwise, on or not.
+    assert drawn_by == ["lucid, frozen" if o else "tf-keras-vis" for o in on]
+    np.testing.assert_array_equal(images[on], first.images[on])
+    retried = visualize(tiny_bundle, [o for o, kept in zip(objectives, on) if not kept], "tf-keras-vis", steps=20,
+                        seed=0, progress=False)
+    np.testing.assert_array_equal(images[~on], retried.images)
+    with pytest.raises(ValueError, match="at least one recipe"):
+        visualize_first_that_fires(tiny_bundle, objectives, [], steps)
