@@ -122,7 +122,7 @@ PROFILES: dict[str, Profile] = {
         images_per_class=1, filters_per_layer=2, first_layer_filters=4, animation_frames=2, example_crops=2,
         occlusion_stride=112, patch_steps=1, patch_crops=1, patch_placements=1, sanity_groups=1,
         crops_per_class=(2, 1, 1), transfer_epochs=1, scratch_epochs=1, finetune_epochs=1, evolution_epochs=(0, 1),
-        evaluation_photos=1, evaluation_composites=1, evaluation_steps=2, road_fractions=(0.5,), sanity_images=2,
+        evaluation_photos=1, evaluation_composites=1, evaluation_steps=2, road_fractions=(0.5,), sanity_images=1,
         evaluation_occlusion_stride=112, patch_snapshot_every=1, patch_pointing_placements=1,
     ),
 }
