@@ -541,11 +541,29 @@ def visualize_recipes(
 
 
 #: An objective at or below this at the end of a run never turned its unit on:
-#: the image is still the recipe's start (a flat tile for Lucid's near-grey one).
+#: the image is still the recipe's start.
 OFF_SCORE = 1e-6
+#: An image whose pixel values (0-255) vary less than this is one flat tone on
+#: the page. Lucid's near-grey start stays below it when a deep channel barely
+#: moves (objective just above 0); a visible pattern is well above it (faint
+#: tf-keras-vis tiles of EfficientNet-Lite0's last layer: 5 to 12).
+FLAT_STD = 2.0
 
 
-def visualize_first_that_fires(
+def is_flat(images: np.ndarray, min_std: float = FLAT_STD) -> np.ndarray:
+    """Which images show nothing: one flat tone, however the objective moved.
+
+    Args:
+        images: ``(n, H, W, 3)`` pixel values in 0-255.
+        min_std: Smallest standard deviation of the pixel values of an image that shows something.
+
+    Returns:
+        ``(n,)`` booleans.
+    """
+    return np.asarray(images, np.float64).reshape(len(images), -1).std(axis=1) < min_std
+
+
+def visualize_first_that_draws(
     bundle: ModelBundle,
     objectives: Sequence[Objective],
     recipes: Sequence[str | Recipe],
@@ -553,12 +571,12 @@ def visualize_first_that_fires(
     *,
     seed: int = 0,
 ) -> tuple[np.ndarray, list[str]]:
-    """Each objective drawn by the first recipe that turns it on (score above ``OFF_SCORE``).
+    """Each objective drawn by the first recipe whose image is not flat (:func:`is_flat`).
 
     Lucid's recipe starts from a near-grey image, on which a deep channel can
-    stay off for the whole run; tf-keras-vis' starts from noise and often
-    does not. Trying the recipes in order keeps one recipe for most tiles and
-    says which drew each.
+    stay off, or barely on, for the whole run, leaving a flat tile;
+    tf-keras-vis' starts from noise and often draws a pattern. Trying the
+    recipes in order keeps one recipe for most tiles and says which drew each.
 
     Args:
         bundle: The model.
@@ -569,7 +587,7 @@ def visualize_first_that_fires(
 
     Returns:
         ``(n, size, size, 3)`` uint8 images and, per image, the name of the
-        recipe that drew it (the last one tried when none turned it on).
+        recipe that drew it (the last one tried when every image was flat).
     """
     if not recipes:
         raise ValueError("give at least one recipe")
@@ -582,13 +600,14 @@ def visualize_first_that_fires(
         if images is None:
             images = np.zeros((len(objectives), *result.images.shape[1:]), np.uint8)
         last = attempt == len(recipes) - 1
-        still_off = []
-        for index, image, score in zip(pending, result.images, result.scores):
-            if score > OFF_SCORE or last:
+        flat = is_flat(result.images)
+        still_flat = []
+        for index, image, shows_nothing in zip(pending, result.images, flat):
+            if not shows_nothing or last:
                 images[index], drawn_by[index] = image, name
             else:
-                still_off.append(index)
-        pending = still_off
+                still_flat.append(index)
+        pending = still_flat
         if not pending:
             break
     return images, drawn_by

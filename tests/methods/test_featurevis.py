@@ -244,25 +244,34 @@ def test_a_channel_off_on_the_starting_image_is_still_optimized(monkeypatch):
     assert plain.scores[0] == 0.0
 
 
-def test_each_objective_is_drawn_by_the_first_recipe_that_turns_it_on(tiny_bundle):
+def test_flat_images_are_told_from_faint_patterns():
+    from report_lib.methods.featurevis import is_flat
+
+    rng = np.random.default_rng(0)
+    grey = np.full((8, 8, 3), 128.0)
+    faint = grey + rng.normal(0, 5, grey.shape)  # as faint as the faintest tile that shows a pattern
+    barely = grey + rng.normal(0, 0.5, grey.shape)
+    assert is_flat(np.stack([grey, barely, faint])).tolist() == [True, True, False]
+
+
+def test_each_objective_is_drawn_by_the_first_recipe_whose_image_is_not_flat(tiny_bundle):
     from dataclasses import replace
 
-    from report_lib.methods.featurevis import OFF_SCORE, get_recipe, visualize_first_that_fires
+    from report_lib.methods.featurevis import get_recipe, is_flat, visualize_first_that_draws
 
-    # Lucid's recipe with a zero step size never leaves its near-grey start,
-    # on which three of conv2's eight channels are off.
+    # Lucid's recipe with a zero step size never leaves its near-grey start: every image is flat.
     frozen = replace(get_recipe("lucid"), name="lucid, frozen", learning_rate=0.0)
-    objectives = [channel("conv2", c) for c in range(8)]
-    steps = {"lucid, frozen": 3, "tf-keras-vis": 20}
-    first = visualize(tiny_bundle, objectives, frozen, steps=3, seed=0, progress=False)
-    on = first.scores > OFF_SCORE
-    assert 0 < on.sum() < len(objectives)  # both branches are exercised
-    images, drawn_by = visualize_first_that_fires(tiny_bundle, objectives, [frozen, "tf-keras-vis"], steps, seed=0)
-    # Kept where the first recipe turned the channel on; the last recipe's image otherwise, on or not.
-    assert drawn_by == ["lucid, frozen" if o else "tf-keras-vis" for o in on]
-    np.testing.assert_array_equal(images[on], first.images[on])
-    retried = visualize(tiny_bundle, [o for o, kept in zip(objectives, on) if not kept], "tf-keras-vis", steps=20,
+    objectives = [channel("conv2", c) for c in range(4)]
+    steps = {"lucid, frozen": 3, "lucid": 30, "tf-keras-vis": 20}
+    assert is_flat(visualize(tiny_bundle, objectives, frozen, steps=3, seed=0, progress=False).images).all()
+    lucid = visualize(tiny_bundle, objectives, "lucid", steps=30, seed=0, progress=False)
+    drawn = ~is_flat(lucid.images)
+    assert 0 < drawn.sum() < len(objectives)  # the last branch, too, is exercised
+    images, drawn_by = visualize_first_that_draws(tiny_bundle, objectives, [frozen, "lucid", "tf-keras-vis"], steps)
+    assert drawn_by == ["lucid" if d else "tf-keras-vis" for d in drawn]
+    np.testing.assert_array_equal(images[drawn], lucid.images[drawn])
+    retried = visualize(tiny_bundle, [o for o, d in zip(objectives, drawn) if not d], "tf-keras-vis", steps=20,
                         seed=0, progress=False)
-    np.testing.assert_array_equal(images[~on], retried.images)
+    np.testing.assert_array_equal(images[~drawn], retried.images)
     with pytest.raises(ValueError, match="at least one recipe"):
-        visualize_first_that_fires(tiny_bundle, objectives, [], steps)
+        visualize_first_that_draws(tiny_bundle, objectives, [], steps)
