@@ -60,7 +60,7 @@ browser:
 		fi; }
 
 unit-tests: $(STAMP) browser
-	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) tests
+	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder tests
 
 # The two notebook checks below in one run: each notebook's nbval cells stay
 # together on one worker (conftest.py), and the whole-notebook VGG16 runs, the

@@ -1,15 +1,20 @@
 """Pytest hooks shared by the unit tests and the notebook checks.
 
-``make test`` runs the notebook checks on every core with pytest-xdist and
-``--dist loadscope``, with the scopes set here: nbval makes one test item per
+``make test`` runs everything on every core with pytest-xdist and
+``--dist loadscope``, with the scopes set here. nbval makes one test item per
 cell, and a notebook's cells share one kernel, so they stay together, in
-order, on one worker; every other test (e.g. a whole notebook run with VGG16)
-is a scope of its own, so the workers share those one by one. (xdist's own
-``xdist_group`` marks do not take effect with pytest 9, which no longer reads
-the node ids xdist rewrites.)
+order, on one worker. A whole-notebook run (``tests/notebooks``, minutes
+each) is a scope of its own, so the workers share those one by one. Every
+other test module is one scope, so a module's fixtures (e.g. the report that
+the browser tests render into one folder) are built once, on one worker.
+(xdist's own ``xdist_group`` marks do not take effect with pytest 9, which no
+longer reads the node ids xdist rewrites.)
 """
 
 import pytest
+
+#: Tests that each run a notebook end to end: one scope per test, not per module.
+WHOLE_NOTEBOOK_RUNS = "tests/notebooks/"
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist; without it, never called
@@ -21,7 +26,7 @@ def pytest_xdist_make_scheduler(config, log):
     class NotebookScopes(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return path if path.endswith(".ipynb") else nodeid
+            return nodeid if path.startswith(WHOLE_NOTEBOOK_RUNS) else path
 
     return NotebookScopes(config, log)
 
