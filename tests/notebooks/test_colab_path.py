@@ -5,8 +5,8 @@ Both in the ``smoke`` profile: every code path once, on one or two of
 everything, because VGG16's forward pass costs 0.6 s an image on one core.
 
 These run notebooks end to end (minutes), so plain ``pytest tests`` leaves
-them out (marker ``colab_path``); ``make test`` runs them with
-``make notebook-tests-colab-path``. They check what runs and what it writes,
+them out (marker ``colab_path``); ``make test`` selects them too, and ``make
+notebook-tests-colab-path`` runs them alone. They check what runs and what it writes,
 not class names: random weights predict nothing in particular.
 """
 
