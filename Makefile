@@ -41,14 +41,16 @@ ONE_THREAD := TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1
 # checked outputs do not depend on whether VGG16 is available.
 NBVAL_ENV := REPORT_PROFILE=quick REPORT_MODEL=efficientnet_lite0
 NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
+# Parallel, with the scopes and the longest-first order of conftest.py.
+SCOPED := $(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder
+# Unit tests, nbval notebooks and the whole-notebook runs (marker colab_path) together.
+CHECKS := $(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval $(SCOPED) $(NBVAL) -m 'colab_path or not colab_path'
 
 # Everything in one parallel run, so both workers stay busy to the end (the
 # two halves alone: make unit-tests, make notebook-checks). Long items go
 # first (conftest.py): the VGG16 notebook runs, then the nbval notebooks.
 test: $(STAMP) browser
-	$(ONE_THREAD) $(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
-		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder $(NBVAL) \
-		--durations=15 -m 'colab_path or not colab_path' tests notebooks
+	$(CHECKS) --durations=15 tests notebooks
 
 # Debian's Chromium for the browser test of the report (root installs it; otherwise that test is skipped).
 browser:
@@ -60,15 +62,13 @@ browser:
 		fi; }
 
 unit-tests: $(STAMP) browser
-	$(ONE_THREAD) $(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder tests
+	$(SCOPED) tests
 
 # The two notebook checks below in one run: each notebook's nbval cells stay
 # together on one worker (conftest.py), and the whole-notebook VGG16 runs, the
 # longest items, are handed out first.
 notebook-checks: $(STAMP)
-	$(ONE_THREAD) $(NBVAL_ENV) REPORT_OUTPUT_DIR=$(CURDIR)/build/nbval \
-		$(BIN)/python -m pytest $(PARALLEL) --dist loadscope --no-loadscope-reorder $(NBVAL) \
-		--durations=12 -m 'colab_path or not colab_path' tests/notebooks notebooks
+	$(CHECKS) --durations=12 tests/notebooks notebooks
 
 # Either half of notebook-checks alone, on one process. The notebooks under nbval:
 notebook-tests: $(STAMP)

@@ -25,17 +25,23 @@ def pytest_xdist_make_scheduler(config, log):
 
     class NotebookScopes(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
+            path = _path(nodeid)
             return nodeid if path.startswith(WHOLE_NOTEBOOK_RUNS) else path
 
     return NotebookScopes(config, log)
 
 
+def _path(nodeid: str) -> str:
+    """The file part of a test id (``notebooks/01_dense_layers.ipynb::Cell 3`` -> the notebook)."""
+    return nodeid.split("::", 1)[0]
+
+
 def _length_class(item: pytest.Item) -> int:
     """0: a whole notebook run (minutes); 1: a notebook's nbval cell; 2: a unit test (seconds)."""
-    if item.get_closest_marker("colab_path"):
+    path = _path(item.nodeid)
+    if path.startswith(WHOLE_NOTEBOOK_RUNS):
         return 0
-    return 1 if item.nodeid.split("::", 1)[0].endswith(".ipynb") else 2
+    return 1 if path.endswith(".ipynb") else 2
 
 
 def pytest_collection_modifyitems(config, items):
