@@ -183,11 +183,13 @@ def test_compiled_step_is_reused_and_reset_between_calls(tiny_bundle, recipe):
 def test_model_tuning_applies_to_named_recipes_only(tiny_bundle):
     import dataclasses
 
-    from report_lib.methods.featurevis import RECIPES, recipe_for, without_transforms
+    from report_lib.methods.featurevis import MODEL_TUNING, RECIPES, recipe_for, without_transforms
 
     lite_named = dataclasses.replace(tiny_bundle, name="efficientnet_lite0")
     tuned = recipe_for(lite_named, "tf-keras-vis")
-    assert (tuned.learning_rate, tuned.tv_weight, tuned.penalize_input) == (4.0, 10.0, True)
+    tuning = MODEL_TUNING[("efficientnet_lite0", "tf-keras-vis")]
+    assert (tuned.learning_rate, tuned.tv_weight) == (tuning["learning_rate"], tuning["tv_weight"])
+    assert tuned.learning_rate != RECIPES["tf-keras-vis"].learning_rate and tuned.penalize_input
     assert recipe_for(tiny_bundle, "tf-keras-vis") == RECIPES["tf-keras-vis"]
     assert recipe_for(lite_named, RECIPES["tf-keras-vis"]) == RECIPES["tf-keras-vis"]  # objects are used as given
     plain = without_transforms("lucid")
