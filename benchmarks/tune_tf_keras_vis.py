@@ -20,8 +20,9 @@ Measured when MODEL_TUNING was set (two cores, TF 2.20):
     32, 40          0.72      0.50-0.90     0.00      40.6
 
 The probabilities overlap (nine images say little); the contrast does not,
-and by eye only 32/20 and 32/40 show whole eagles (white head, dark body)
-rather than lone heads. 32/20 was chosen. No setting draws a shark.
+and by eye only the step-32 settings show dark bird bodies under the pale
+eagle heads rather than lone heads; the rifles are clear from 16/20 on.
+32/20 was chosen. No setting draws a shark.
 
 Usage: python benchmarks/tune_tf_keras_vis.py [--out build/tuning] [--seed 1]
 """
