@@ -197,7 +197,14 @@ def optimization_cases(bundle: ModelBundle, images: np.ndarray) -> list[Case]:
     classes = list(CLASSES[:FEATUREVIS_CLASSES])
     objectives = [class_logit(c) for c in classes]
     maximizer = ActivationMaximization(bundle.model, model_modifier=ReplaceToLinear(), clone=True)
-    seed_input = tf.random.uniform((len(classes), bundle.input_size, bundle.input_size, 3), 0, 255, seed=0)
+
+    def activation_maximization(count: int) -> Case:
+        # One class is the explorer's and a test's case; four, a figure's batch.
+        seed_input = tf.random.uniform((count, bundle.input_size, bundle.input_size, 3), 0, 255, seed=0)
+        return Case("activation maximization", f"{count} class{'es' if count > 1 else ''} x {FEATUREVIS_STEPS} steps",
+                    "tf-keras-vis ActivationMaximization",
+                    lambda: visualize(bundle, objectives[:count], "tf-keras-vis", steps=FEATUREVIS_STEPS, progress=False),
+                    lambda: maximizer(CategoricalScore(classes[:count]), seed_input=seed_input, steps=FEATUREVIS_STEPS))
 
     def lucid():
         return visualize(bundle, objectives, "lucid", steps=FEATUREVIS_STEPS, progress=False)
@@ -207,9 +214,8 @@ def optimization_cases(bundle: ModelBundle, images: np.ndarray) -> list[Case]:
 
     work = f"{len(classes)} classes x {FEATUREVIS_STEPS} steps"
     return [
-        Case("activation maximization", work, "tf-keras-vis ActivationMaximization",
-             lambda: visualize(bundle, objectives, "tf-keras-vis", steps=FEATUREVIS_STEPS, progress=False),
-             lambda: maximizer(CategoricalScore(classes), seed_input=seed_input, steps=FEATUREVIS_STEPS)),
+        activation_maximization(1),
+        activation_maximization(len(classes)),
         Case("feature vis., Lucid recipe", work, "same code, eager", lucid, eagerly(lucid)),
         Case("adversarial patch", f"{PATCH_STEPS} steps x {PATCH_BATCH} images", "same code, eager",
              patch, eagerly(patch)),
