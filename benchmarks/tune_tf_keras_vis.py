@@ -6,19 +6,20 @@ seed 0, so the images shown there were not used to choose).
 For each setting it prints the mean probability the model gives each image's
 target class (n = 9, with a bootstrap 95% interval), the lowest one, and the
 mean pixel standard deviation (0 to 255: how much contrast the image has), and
-writes a 3 x 3 grid of the images per setting for looking at. About 100 s per
-setting on two cores.
+writes a 3 x 3 grid of the images per setting for looking at. About two minutes
+per setting on two cores.
 
-Measured when MODEL_TUNING was set (two cores, TF 2.20):
+Printed when MODEL_TUNING was set (two cores, TensorFlow 2.21, 12 minutes):
 
-    step, tv      mean p   95% interval   min p   pixel std
-    1, 1 (course)   0.74      0.51-0.94     0.06       6.3
-    4, 10           0.80      0.60-0.96     0.20      14.1
-    16, 20          0.61      0.44-0.78     0.15      28.9
-    16, 40          0.62      0.37-0.86     0.01      30.0
-    32, 20          0.82      0.62-0.96     0.09      41.9
-    32, 40          0.72      0.50-0.90     0.00      40.6
+    step, tv    mean p   95% interval  min p  pixel std
+    1, 1          0.74      0.51-0.93   0.06        6.3
+    4, 10         0.80      0.60-0.96   0.20       14.1
+    16, 20        0.61      0.44-0.78   0.15       28.9
+    16, 40        0.62      0.37-0.86   0.01       30.0
+    32, 20        0.82      0.62-0.96   0.09       41.9
+    32, 40        0.72      0.50-0.90   0.00       40.6
 
+(1, 1 are the course's values; 4, 10 the ones used before.)
 The probabilities overlap (nine images say little); the contrast does not,
 and by eye only the step-32 settings show dark bird bodies under the pale
 eagle heads rather than lone heads; the rifles are clear from 16/20 on.
